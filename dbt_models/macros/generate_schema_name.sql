@@ -1,0 +1,9 @@
+{#- Layers land in schemas named exactly staging / intermediate / marts / reference,
+    because analysts query `marts.*` by those names (metrics.md). -#}
+{% macro generate_schema_name(custom_schema_name, node) -%}
+    {%- if custom_schema_name is none -%}
+        {{ target.schema }}
+    {%- else -%}
+        {{ custom_schema_name | trim }}
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,70 @@
+{#- Engine-specific SQL lives only here, behind adapter.dispatch, so that every model runs
+    unchanged on DuckDB and (later) Apache Spark. -#}
+
+{#- ISO day of week (1 = Monday .. 7 = Sunday), from day arithmetic alone so no engine's
+    day-numbering convention leaks in. 2000-01-03 was a Monday. -#}
+{% macro iso_day_of_week(date_expr) -%}
+    (mod({{ dbt.datediff("cast('2000-01-03' as date)", date_expr, 'day') }}, 7) + 1)
+{%- endmacro %}
+
+{#- Text compared as people read it: NFC, lower case, white-space runs collapsed, trimmed;
+    null counts as empty. -#}
+{% macro normalize_text(expr) -%}
+    {{ return(adapter.dispatch('normalize_text', 'kpi_warehouse')(expr)) }}
+{%- endmacro %}
+
+{% macro default__normalize_text(expr) -%}
+    trim(regexp_replace(lower(coalesce({{ expr }}, '')), '\\s+', ' '))
+{%- endmacro %}
+
+{% macro duckdb__normalize_text(expr) -%}
+    trim(regexp_replace(lower(nfc_normalize(coalesce({{ expr }}, ''))), '\s+', ' ', 'g'))
+{%- endmacro %}
+
+{#- A document number as E-Office compares it: upper case, all white space removed. -#}
+{% macro normalize_doc_number(expr) -%}
+    {{ return(adapter.dispatch('normalize_doc_number', 'kpi_warehouse')(expr)) }}
+{%- endmacro %}
+
+{% macro default__normalize_doc_number(expr) -%}
+    upper(regexp_replace({{ expr }}, '\\s+', ''))
+{%- endmacro %}
+
+{% macro duckdb__normalize_doc_number(expr) -%}
+    upper(regexp_replace({{ expr }}, '\s+', '', 'g'))
+{%- endmacro %}
+
+{#- One output row per item of a ';'-separated list column (used in a select list). -#}
+{% macro list_items(list_expr) -%}
+    {{ return(adapter.dispatch('list_items', 'kpi_warehouse')(list_expr)) }}
+{%- endmacro %}
+
+{% macro default__list_items(list_expr) -%}
+    explode(split({{ list_expr }}, ';'))
+{%- endmacro %}
+
+{% macro duckdb__list_items(list_expr) -%}
+    unnest(string_split({{ list_expr }}, ';'))
+{%- endmacro %}
+
+{#- Drops the nulls of an array built with dbt.array_construct, keeping order. -#}
+{% macro array_without_nulls(array_expr) -%}
+    {{ return(adapter.dispatch('array_without_nulls', 'kpi_warehouse')(array_expr)) }}
+{%- endmacro %}
+
+{% macro default__array_without_nulls(array_expr) -%}
+    filter({{ array_expr }}, x -> x is not null)
+{%- endmacro %}
+
+{% macro duckdb__array_without_nulls(array_expr) -%}
+    list_filter({{ array_expr }}, lambda x: x is not null)
+{%- endmacro %}
+
+{#- The data type of a list of text, for contracts and casts. -#}
+{% macro type_string_array() -%}
+    {{ return(adapter.dispatch('type_string_array', 'kpi_warehouse')()) }}
+{%- endmacro %}
+
+{% macro default__type_string_array() -%}array<string>{%- endmacro %}
+
+{% macro duckdb__type_string_array() -%}varchar[]{%- endmacro %}

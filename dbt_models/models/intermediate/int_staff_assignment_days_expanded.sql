@@ -1,0 +1,63 @@
+-- One row per staff member and calendar day covered by an assignment, with the agency, position
+-- and the position group in force that day (`unknown` when the position has no quota row yet).
+with assignments as (
+
+    select * from {{ ref('stg_hr__assignments') }}
+
+),
+
+calendar_days as (
+
+    select * from {{ ref('int_calendar_days_classified') }}
+
+),
+
+positions as (
+
+    select * from {{ ref('int_positions_versioned') }}
+
+),
+
+assignment_days as (
+
+    select
+        assignments.staff_id,
+        calendar_days.calendar_date as work_date,
+        assignments.agency_code,
+        assignments.department,
+        assignments.position_code,
+        assignments.is_leader,
+        calendar_days.is_working_day,
+        calendar_days.is_in_reporting_range
+    from assignments
+    inner join calendar_days
+        on calendar_days.calendar_date >= assignments.assignment_start
+        and (
+            assignments.assignment_end is null
+            or calendar_days.calendar_date <= assignments.assignment_end
+        )
+
+),
+
+with_position_group as (
+
+    select
+        assignment_days.staff_id,
+        assignment_days.work_date,
+        assignment_days.agency_code,
+        assignment_days.department,
+        assignment_days.position_code,
+        assignment_days.is_leader,
+        coalesce(positions.position_group, 'unknown') as position_group,
+        assignment_days.is_working_day,
+        assignment_days.is_in_reporting_range
+    from assignment_days
+    left join positions
+        on assignment_days.agency_code = positions.agency_code
+        and assignment_days.position_code = positions.position_code
+        and assignment_days.work_date >= positions.valid_from
+        and (positions.valid_until is null or assignment_days.work_date < positions.valid_until)
+
+)
+
+select * from with_position_group

@@ -1,0 +1,123 @@
+-- The staff-day: one row per staff member and day inside the reporting range that is active
+-- (a working day with an assignment) or carries a live entry. Hours and counts come from live
+-- entries; evidence minutes are kept so that periods can pool the evidence rate.
+with assignment_days as (
+
+    select * from {{ ref('int_staff_assignment_days_expanded') }}
+    where is_in_reporting_range
+
+),
+
+calendar_days as (
+
+    select * from {{ ref('int_calendar_days_classified') }}
+    where is_in_reporting_range
+
+),
+
+leave_days as (
+
+    select * from {{ ref('int_leave_days_expanded') }}
+
+),
+
+live_entries as (
+
+    select * from {{ ref('int_worklog_entries_flagged') }}
+    where is_live
+
+),
+
+entries_per_staff_day as (
+
+    select
+        staff_id,
+        work_date,
+        sum(credited_minutes) as credited_minutes,
+        sum(pending_minutes) as pending_minutes,
+        sum(coalesce(declared_minutes, 0)) as declared_minutes,
+        count(*) as entry_count,
+        sum(case when is_flagged then 1 else 0 end) as flagged_entry_count,
+        sum(case when evidence_status = 'evidenced' then credited_minutes else 0 end)
+            as evidenced_credited_minutes,
+        sum(
+            case
+                when evidence_type is not null and evidence_type <> 'none'
+                    then credited_minutes
+                else 0
+            end
+        ) as evidence_required_credited_minutes
+    from live_entries
+    group by staff_id, work_date
+
+),
+
+staff_day_keys as (
+
+    select staff_id, work_date
+    from assignment_days
+    where is_working_day
+    union
+    select entries_per_staff_day.staff_id, entries_per_staff_day.work_date
+    from entries_per_staff_day
+    inner join calendar_days
+        on entries_per_staff_day.work_date = calendar_days.calendar_date
+
+),
+
+assembled as (
+
+    select
+        staff_day_keys.staff_id,
+        staff_day_keys.work_date,
+        assignment_days.agency_code,
+        assignment_days.department,
+        assignment_days.position_code,
+        assignment_days.position_group,
+        calendar_days.is_working_day,
+        calendar_days.is_working_day and assignment_days.agency_code is not null as is_active,
+        case
+            when calendar_days.is_working_day and assignment_days.agency_code is not null
+                then coalesce(leave_days.leave_hours, 0)
+            else 0
+        end as leave_hours,
+        coalesce(entries_per_staff_day.credited_minutes, 0) as credited_minutes,
+        coalesce(entries_per_staff_day.pending_minutes, 0) as pending_minutes,
+        coalesce(entries_per_staff_day.declared_minutes, 0) as declared_minutes,
+        coalesce(entries_per_staff_day.entry_count, 0) as entry_count,
+        coalesce(entries_per_staff_day.flagged_entry_count, 0) as flagged_entry_count,
+        coalesce(entries_per_staff_day.evidenced_credited_minutes, 0)
+            as evidenced_credited_minutes,
+        coalesce(entries_per_staff_day.evidence_required_credited_minutes, 0)
+            as evidence_required_credited_minutes
+    from staff_day_keys
+    inner join calendar_days
+        on staff_day_keys.work_date = calendar_days.calendar_date
+    left join assignment_days
+        on staff_day_keys.staff_id = assignment_days.staff_id
+        and staff_day_keys.work_date = assignment_days.work_date
+    left join leave_days
+        on staff_day_keys.staff_id = leave_days.staff_id
+        and staff_day_keys.work_date = leave_days.leave_date
+    left join entries_per_staff_day
+        on staff_day_keys.staff_id = entries_per_staff_day.staff_id
+        and staff_day_keys.work_date = entries_per_staff_day.work_date
+
+),
+
+final as (
+
+    select
+        assembled.*,
+        case
+            when is_active then {{ var('standard_day_hours') }} - leave_hours
+            else 0
+        end as available_hours,
+        credited_minutes / 60.0 as credited_hours,
+        pending_minutes / 60.0 as pending_hours,
+        declared_minutes / 60.0 as declared_hours
+    from assembled
+
+)
+
+select * from final

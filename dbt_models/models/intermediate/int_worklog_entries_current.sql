@@ -1,0 +1,44 @@
+-- The current version of each worklog entry: its highest revision; a tie goes to the later
+-- delivery (later delivery, then later row of the file).
+with revisions as (
+
+    select * from {{ ref('stg_kpi_tool__worklog_revisions') }}
+
+),
+
+ranked as (
+
+    select
+        revisions.*,
+        row_number() over (
+            partition by entry_id
+            order by revision desc, delivery_id desc, source_file desc, source_row desc
+        ) as version_rank
+    from revisions
+
+),
+
+current_versions as (
+
+    select
+        entry_id,
+        revision,
+        staff_id,
+        work_date,
+        task_code,
+        stage_code,
+        quantity,
+        declared_minutes,
+        description,
+        document_refs,
+        status,
+        submitted_at,
+        reviewed_by,
+        reviewed_at,
+        status in ('approved', 'submitted') as is_live
+    from ranked
+    where version_rank = 1
+
+)
+
+select * from current_versions

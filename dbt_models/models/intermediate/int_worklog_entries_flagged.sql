@@ -1,0 +1,105 @@
+-- The integrity flags of each live entry (several allowed, none for drafts, rejected and
+-- cancelled entries), one boolean column per flag.
+with entries as (
+
+    select * from {{ ref('int_worklog_entries_evidenced') }}
+
+),
+
+calendar_days as (
+
+    select * from {{ ref('int_calendar_days_classified') }}
+
+),
+
+leave_days as (
+
+    select * from {{ ref('int_leave_days_expanded') }}
+
+),
+
+live_entry_signals as (
+
+    select
+        entry_id,
+        count(*) over (
+            partition by
+                staff_id,
+                work_date,
+                task_code,
+                coalesce(stage_code, ''),
+                quantity,
+                {{ normalize_text('description') }}
+        ) as identical_live_entries,
+        sum(coalesce(declared_minutes, 0)) over (
+            partition by staff_id, work_date
+        ) as staff_day_declared_minutes
+    from entries
+    where is_live
+
+),
+
+flagged as (
+
+    select
+        entries.*,
+        entries.is_live and entries.resolution_flag = 'unknown_staff' as is_unknown_staff,
+        entries.is_live and entries.resolution_flag = 'no_assignment' as is_no_assignment,
+        entries.is_live and entries.resolution_flag = 'unknown_task' as is_unknown_task,
+        entries.is_live and not calendar_days.is_working_day as is_non_working_day,
+        entries.is_live and coalesce(leave_days.is_full_day_leave, false) as is_on_leave,
+        coalesce(entries.evidence_status = 'missing_document', false) as is_missing_document,
+        coalesce(entries.evidence_status = 'document_mismatch', false) as is_document_mismatch,
+        coalesce(entries.evidence_status = 'missing_event', false) as is_missing_event,
+        entries.is_live and coalesce(
+            cast(entries.submitted_at as date)
+                > {{ dbt.dateadd('day', var('late_submission_days'), 'entries.work_date') }},
+            false
+        ) as is_late_submission,
+        entries.is_live and coalesce(live_entry_signals.identical_live_entries > 1, false)
+            as is_duplicate_suspect,
+        entries.is_live and coalesce(
+            live_entry_signals.staff_day_declared_minutes
+                > {{ var('implausible_day_hours') }} * 60,
+            false
+        ) as is_implausible_day
+    from entries
+    left join calendar_days
+        on entries.work_date = calendar_days.calendar_date
+    left join leave_days
+        on entries.staff_id = leave_days.staff_id
+        and entries.work_date = leave_days.leave_date
+    left join live_entry_signals
+        on entries.entry_id = live_entry_signals.entry_id
+
+),
+
+-- Flag names in alphabetical order, so the list below comes out sorted.
+with_flag_list as (
+
+    select
+        flagged.*,
+        {{ array_without_nulls(dbt.array_construct([
+            "case when is_document_mismatch then 'document_mismatch' end",
+            "case when is_duplicate_suspect then 'duplicate_suspect' end",
+            "case when is_implausible_day then 'implausible_day' end",
+            "case when is_late_submission then 'late_submission' end",
+            "case when is_missing_document then 'missing_document' end",
+            "case when is_missing_event then 'missing_event' end",
+            "case when is_no_assignment then 'no_assignment' end",
+            "case when is_non_working_day then 'non_working_day' end",
+            "case when is_on_leave then 'on_leave' end",
+            "case when is_unknown_staff then 'unknown_staff' end",
+            "case when is_unknown_task then 'unknown_task' end",
+        ])) }} as flags,
+        (
+            is_document_mismatch or is_duplicate_suspect or is_implausible_day
+            or is_late_submission or is_missing_document or is_missing_event
+            or is_no_assignment or is_non_working_day or is_on_leave
+            or is_unknown_staff or is_unknown_task
+        ) as is_flagged
+    from flagged
+
+)
+
+select * from with_flag_list
