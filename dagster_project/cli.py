@@ -1,0 +1,221 @@
+"""`kpi`: the one command-line entry point of the warehouse."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+from dagster_project import settings
+
+EXAMPLE_QUERY = (
+    "select agency_code, period_start, staff_count, round(avg_daily_hours, 2) as avg_hours, "
+    "staff_over, staff_under from marts.agency_productivity where period_type = 'month' "
+    "order by agency_code, period_start limit 20"
+)
+
+
+def _add_path_options(parser: argparse.ArgumentParser, raw: bool = True) -> None:
+    if raw:
+        parser.add_argument(
+            "--raw",
+            type=Path,
+            default=None,
+            help=f"landing zone of the exports (default: ${settings.RAW_DIR_ENV} or raw/)",
+        )
+    parser.add_argument(
+        "--warehouse",
+        type=Path,
+        default=None,
+        help=f"DuckDB warehouse file (default: ${settings.WAREHOUSE_ENV} or data/warehouse.duckdb)",
+    )
+
+
+def _build(raw: Path | None, warehouse: Path | None) -> int:
+    from dagster_project.build import run_build
+
+    raw_dir, warehouse_file = settings.use_paths(raw, warehouse)
+    print(f"Building {warehouse_file} from {raw_dir}", file=sys.stderr)
+    outcome = run_build(raw_dir, warehouse_file)
+    if outcome.success:
+        print(f"Build succeeded: {warehouse_file}", file=sys.stderr)
+        return 0
+    print("Build failed:", file=sys.stderr)
+    for where, reason in outcome.failures or [("run", "see the Dagster run log")]:
+        print(f"  {where}: {reason}", file=sys.stderr)
+    return 1
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    return _build(args.raw, args.warehouse)
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from dagster_project.generator import generate
+
+    summary = generate(
+        args.out,
+        seed=args.seed,
+        start=args.start,
+        end=args.end,
+        scale=args.scale,
+        formats=args.formats,
+        clean=args.clean,
+        append_day=args.append_day,
+        progress=sys.stderr.isatty(),
+    )
+    print(summary, file=sys.stderr)
+    return 0
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    import duckdb
+
+    _, warehouse_file = settings.use_paths(None, args.warehouse)
+    if not warehouse_file.exists():
+        print(f"No warehouse at {warehouse_file}: run `kpi build` first.", file=sys.stderr)
+        return 1
+    with duckdb.connect(str(warehouse_file), read_only=True) as con:
+        relation = con.sql(args.query)
+        if relation is None:
+            return 0
+        if args.csv:
+            relation.to_df().to_csv(sys.stdout, index=False)
+        else:
+            relation.show(max_rows=args.max_rows, max_width=200)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    raw_dir, warehouse_file = settings.use_paths(args.raw, args.warehouse)
+    if not raw_dir.exists() or not any(raw_dir.iterdir()) or _only_readme(raw_dir):
+        print(f"{raw_dir} is empty: generating the demo dataset.", file=sys.stderr)
+        from dagster_project.generator import generate
+
+        generate(raw_dir, progress=sys.stderr.isatty())
+    status = _build(raw_dir, warehouse_file)
+    if status != 0:
+        return status
+    print(
+        f"\nWarehouse: {warehouse_file}\n"
+        f"Try a query:\n  .venv/bin/kpi sql \"{EXAMPLE_QUERY}\"\n"
+        "Or browse the asset graph:\n  .venv/bin/kpi ui"
+    )
+    return 0
+
+
+def _only_readme(folder: Path) -> bool:
+    return [p.name for p in folder.iterdir()] == ["README.md"]
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from dagster_project.build import prepare_instance
+
+    _, warehouse_file = settings.use_paths(args.raw, args.warehouse)
+    prepare_instance(warehouse_file)
+    command = [
+        str(Path(sys.executable).parent / "dagster"),
+        "dev",
+        "-w",
+        str(settings.PROJECT_ROOT / "workspace.yaml"),
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(args.port),
+    ]
+    # Background shells here ignore SIGINT/SIGTERM; give the server the default handlers back
+    # so Ctrl-C and `kill` stop it.
+    def restore_signals() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    process = subprocess.Popen(
+        command, cwd=settings.PROJECT_ROOT, env=os.environ.copy(), preexec_fn=restore_signals
+    )
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        process.terminate()
+        return process.wait()
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kpi",
+        description="KPI Warehouse: ingest the KPI toolkit's exports and build the marts.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    build = commands.add_parser(
+        "build",
+        help="ingest raw/ and build every model and test (headless Dagster run)",
+        description="Materialise every asset: ingestion of each raw source, then dbt build "
+        "(seeds, models, tests). Exits non-zero naming the failing asset and the reason.",
+    )
+    _add_path_options(build)
+    build.set_defaults(handler=cmd_build)
+
+    run = commands.add_parser(
+        "run",
+        help="generate demo data when raw/ is empty, build, and show what to try next",
+        description="What `make run` does: generate the demo dataset if the landing zone is "
+        "empty, build the warehouse, and print where it is and a query to try.",
+    )
+    _add_path_options(run)
+    run.set_defaults(handler=cmd_run)
+
+    generate = commands.add_parser(
+        "generate",
+        help="write a realistic demo dataset of the raw contract",
+        description="Generate demo exports for the 19 pilot agencies, calibrated to the "
+        "published pilot figures, in exactly the raw contract.",
+    )
+    generate.add_argument("--out", type=Path, default=settings.DEFAULT_RAW_DIR)
+    generate.add_argument("--seed", type=int, default=42)
+    generate.add_argument("--start", type=date.fromisoformat, default=date(2025, 3, 1))
+    generate.add_argument("--end", type=date.fromisoformat, default=date(2025, 12, 31))
+    generate.add_argument("--scale", type=float, default=1.0)
+    generate.add_argument("--formats", choices=["mixed", "csv", "xlsx"], default="mixed")
+    generate.add_argument("--clean", action="store_true", help="no messiness: canonical CSV")
+    generate.add_argument(
+        "--append-day",
+        type=date.fromisoformat,
+        default=None,
+        help="add one more day of exports to an existing raw folder",
+    )
+    generate.set_defaults(handler=cmd_generate)
+
+    sql = commands.add_parser(
+        "sql",
+        help="run a SQL query on the warehouse (read-only) and print the result",
+        description="Run a query read-only against the warehouse and print a table or CSV.",
+    )
+    sql.add_argument("query", help="SQL, e.g. \"select * from marts.agency_productivity\"")
+    sql.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+    sql.add_argument("--max-rows", type=int, default=40)
+    _add_path_options(sql, raw=False)
+    sql.set_defaults(handler=cmd_sql)
+
+    ui = commands.add_parser(
+        "ui",
+        help="start the Dagster UI on 127.0.0.1",
+        description="Start `dagster dev -w workspace.yaml` on 127.0.0.1 for this warehouse.",
+    )
+    ui.add_argument("--port", type=int, default=3000)
+    _add_path_options(ui)
+    ui.set_defaults(handler=cmd_ui)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""The warehouse connection and the dbt CLI, as Dagster resources."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+from dagster import ConfigurableResource
+from dagster_dbt import DbtCliResource
+
+from dagster_project import settings
+
+# Every asset that writes the DuckDB file claims this pool. DuckDB allows one writing process
+# per file, so the instance limits the pool to one slot (dagster.yaml) and definitions run
+# each job's steps in-process, one after another.
+WRITER_POOL = "duckdb_writer"
+
+
+class WarehouseResource(ConfigurableResource):
+    """The DuckDB warehouse file and the raw landing zone it is built from."""
+
+    path: str
+    raw_dir: str
+    memory_limit: str = "6GB"
+
+    @property
+    def warehouse_file(self) -> Path:
+        return Path(self.path).resolve()
+
+    @property
+    def raw_path(self) -> Path:
+        return Path(self.raw_dir).resolve()
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-write connection, closed on exit so that dbt can open the file next."""
+        self.warehouse_file.parent.mkdir(parents=True, exist_ok=True)
+        spill_dir = self.warehouse_file.parent / "duckdb_tmp"
+        con = duckdb.connect(
+            str(self.warehouse_file),
+            config={"memory_limit": self.memory_limit, "temp_directory": str(spill_dir)},
+        )
+        try:
+            yield con
+        finally:
+            con.close()
+
+
+def warehouse_resource() -> WarehouseResource:
+    return WarehouseResource(path=str(settings.warehouse_path()), raw_dir=str(settings.raw_dir()))
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(
+        project_dir=str(settings.DBT_PROJECT_DIR),
+        profiles_dir=str(settings.DBT_PROJECT_DIR),
+        # The dbt installed beside this interpreter, whether or not the venv is activated.
+        dbt_executable=str(Path(sys.executable).parent / "dbt"),
+    )

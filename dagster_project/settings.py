@@ -1,0 +1,41 @@
+"""Where things are: the repository's folders and the paths a build reads and writes.
+
+Every entry point (the `kpi` CLI, the Dagster UI, the tests) resolves paths here, so that
+`--raw`/`KPI_RAW_DIR` and `--warehouse`/`KPI_WAREHOUSE` mean the same everywhere.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_models"
+SEEDS_DIR = PROJECT_ROOT / "seeds"
+
+RAW_DIR_ENV = "KPI_RAW_DIR"
+WAREHOUSE_ENV = "KPI_WAREHOUSE"
+DEFAULT_RAW_DIR = PROJECT_ROOT / "raw"
+DEFAULT_WAREHOUSE = PROJECT_ROOT / "data" / "warehouse.duckdb"
+
+
+def raw_dir() -> Path:
+    return Path(os.environ.get(RAW_DIR_ENV) or DEFAULT_RAW_DIR).resolve()
+
+
+def warehouse_path() -> Path:
+    return Path(os.environ.get(WAREHOUSE_ENV) or DEFAULT_WAREHOUSE).resolve()
+
+
+def dagster_home_for(warehouse: Path) -> Path:
+    """Run history lives beside the warehouse it describes, so each warehouse has its own."""
+    return warehouse.parent / "dagster_home"
+
+
+def use_paths(raw: Path | None = None, warehouse: Path | None = None) -> tuple[Path, Path]:
+    """Fix the paths of this process (and of dbt, which reads them from the environment)."""
+    if raw is not None:
+        os.environ[RAW_DIR_ENV] = str(Path(raw).resolve())
+    if warehouse is not None:
+        os.environ[WAREHOUSE_ENV] = str(Path(warehouse).resolve())
+    return raw_dir(), warehouse_path()

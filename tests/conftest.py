@@ -1,0 +1,37 @@
+"""Shared fixtures: one warehouse built from the acceptance case for the whole session."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = TESTS_DIR.parent
+ACCEPTANCE_CASE = TESTS_DIR / "fixtures" / "case-a"
+KPI = str(Path(sys.executable).parent / "kpi")
+
+
+def run_kpi(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the `kpi` CLI as a user would, in its own process."""
+    return subprocess.run(
+        [KPI, *args],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+@pytest.fixture(scope="session")
+def acceptance_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    warehouse = tmp_path_factory.mktemp("acceptance") / "warehouse.duckdb"
+    result = run_kpi(
+        "build", "--raw", str(ACCEPTANCE_CASE / "raw"), "--warehouse", str(warehouse)
+    )
+    assert result.returncode == 0, f"kpi build failed:\n{result.stderr[-4000:]}"
+    return warehouse

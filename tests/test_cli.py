@@ -1,0 +1,57 @@
+"""The `kpi` command as a user meets it: help, exit status, messages that name the problem."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import ACCEPTANCE_CASE, run_kpi
+
+
+@pytest.mark.parametrize("command", ["build", "run", "generate", "sql", "ui"])
+def test_every_subcommand_has_help(command: str) -> None:
+    result = run_kpi(command, "--help")
+    assert result.returncode == 0
+    assert "--warehouse" in result.stdout or command == "generate"
+    assert f"usage: kpi {command}" in result.stdout
+
+
+def test_build_fails_naming_the_missing_agencies_folder(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    shutil.copytree(ACCEPTANCE_CASE / "raw", raw)
+    shutil.rmtree(raw / "agencies")
+
+    result = run_kpi("build", "--raw", str(raw), "--warehouse", str(tmp_path / "w.duckdb"))
+
+    assert result.returncode != 0
+    assert "raw__agencies" in result.stderr
+    assert "agencies" in result.stderr.split("raw__agencies", 1)[1].splitlines()[0]
+
+
+def test_environment_variables_choose_the_paths(tmp_path: Path) -> None:
+    warehouse = tmp_path / "env" / "warehouse.duckdb"
+    result = run_kpi(
+        "build",
+        env={"KPI_RAW_DIR": str(ACCEPTANCE_CASE / "raw"), "KPI_WAREHOUSE": str(warehouse)},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        (staff_days,) = con.execute("select count(*) from marts.fct_staff_day").fetchone()
+    assert staff_days > 0
+
+
+def test_sql_prints_a_query_result(acceptance_warehouse: Path) -> None:
+    result = run_kpi(
+        "sql",
+        "select agency_code, staff_count from marts.agency_productivity "
+        "where period_type = 'month' and period_start = date '2025-03-01' order by 1",
+        "--csv",
+        "--warehouse",
+        str(acceptance_warehouse),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "agency_code,staff_count"
+    assert "STC,6" in result.stdout.splitlines()

@@ -1,0 +1,69 @@
+"""The Dagster definitions: the lineage ingestion → staging → marts, and dbt tests as checks."""
+
+from __future__ import annotations
+
+from dagster import AssetKey
+
+from dagster_project.definitions import defs
+from dagster_project.ingest import SOURCES
+
+PUBLIC_MARTS = (
+    "fct_staff_day",
+    "staff_productivity",
+    "agency_productivity",
+    "worklog_evidence",
+    "staffing_surplus",
+    "kpi_scorecard",
+)
+
+
+def _asset_graph():  # noqa: ANN202 - Dagster's internal graph type
+    return defs.resolve_asset_graph()
+
+
+def test_one_ingestion_asset_per_raw_source() -> None:
+    keys = _asset_graph().get_all_asset_keys()
+    assert len(SOURCES) == 9
+    for source in SOURCES:
+        assert AssetKey(["raw", source]) in keys
+
+
+def test_staging_models_read_the_ingestion_assets() -> None:
+    graph = _asset_graph()
+    staging = {
+        key
+        for key in graph.get_all_asset_keys()
+        if key.path[-1].startswith("stg_")
+    }
+    assert len(staging) == 9
+    upstream_of_staging = {parent for key in staging for parent in graph.get(key).parent_keys}
+    assert upstream_of_staging == {AssetKey(["raw", source]) for source in SOURCES}
+
+
+def test_public_marts_descend_from_the_worklog() -> None:
+    graph = _asset_graph()
+    worklog = AssetKey(["raw", "worklog"])
+    reachable: set[AssetKey] = set()
+    frontier = [worklog]
+    while frontier:
+        key = frontier.pop()
+        for child in graph.get(key).child_keys:
+            if child not in reachable:
+                reachable.add(child)
+                frontier.append(child)
+    for mart in PUBLIC_MARTS:
+        assert any(key.path[-1] == mart for key in reachable), mart
+
+
+def test_dbt_tests_are_asset_checks_and_ingestion_reconciles() -> None:
+    check_keys = _asset_graph().asset_check_keys
+    checked_assets = {key.asset_key.path[-1] for key in check_keys}
+    assert "fct_staff_day" in checked_assets
+    assert "kpi_scorecard" in checked_assets
+    ledger_checks = {key.asset_key for key in check_keys if key.name == "ledger_reconciles"}
+    assert ledger_checks == {AssetKey(["raw", source]) for source in SOURCES}
+
+
+def test_schedule_and_sensor_are_defined() -> None:
+    assert defs.resolve_schedule_def("daily_build").execution_timezone == "Asia/Ho_Chi_Minh"
+    assert defs.resolve_sensor_def("raw_files_sensor") is not None
