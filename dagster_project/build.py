@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -17,6 +18,7 @@ from dagster_project import progress, settings
 class BuildOutcome:
     success: bool
     failures: list[tuple[str, str]] = field(default_factory=list)  # (asset or step, reason)
+    log_file: Path | None = None
 
 
 def prepare_instance(warehouse: Path) -> DagsterInstance:
@@ -55,11 +57,15 @@ def run_build(raw: Path, warehouse: Path) -> BuildOutcome:
     job = defs.resolve_job_def(build_everything.name)
     # Dagster's console log stays quiet: the progress lines and the failure summary speak to
     # the person at the terminal, and the run log (`kpi ui`) keeps every detail.
-    result = job.execute_in_process(
-        instance=instance,
-        raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-    )
+    # dbt's own output (a line per node) goes to a log file beside the warehouse.
+    log_file = warehouse.parent / "logs" / "last_build.log"
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("w") as log, contextlib.redirect_stdout(log):
+        result = job.execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+        )
 
     failures = [
         (event.step_key or "run", _failure_reason(event))
@@ -77,4 +83,6 @@ def run_build(raw: Path, warehouse: Path) -> BuildOutcome:
         and not event.asset_check_evaluation_data.passed
         and event.asset_check_evaluation_data.severity == AssetCheckSeverity.ERROR
     ]
-    return BuildOutcome(success=result.success and not failures, failures=failures)
+    return BuildOutcome(
+        success=result.success and not failures, failures=failures, log_file=log_file
+    )

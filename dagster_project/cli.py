@@ -48,6 +48,8 @@ def _build(raw: Path | None, warehouse: Path | None) -> int:
     print("Build failed:", file=sys.stderr)
     for where, reason in outcome.failures or [("run", "see the Dagster run log")]:
         print(f"  {where}: {reason}", file=sys.stderr)
+    if outcome.log_file is not None:
+        print(f"dbt's log of this build: {outcome.log_file}", file=sys.stderr)
     return 1
 
 

@@ -43,10 +43,10 @@ flagged as (
 
     select
         entries.*,
-        entries.is_live and entries.resolution_flag = 'unknown_staff' as is_unknown_staff,
-        entries.is_live and entries.resolution_flag = 'no_assignment' as is_no_assignment,
-        entries.is_live and entries.resolution_flag = 'unknown_task' as is_unknown_task,
-        entries.is_live and not calendar_days.is_working_day as is_non_working_day,
+        entries.is_live and coalesce(entries.resolution_flag = 'unknown_staff', false) as is_unknown_staff,
+        entries.is_live and coalesce(entries.resolution_flag = 'no_assignment', false) as is_no_assignment,
+        entries.is_live and coalesce(entries.resolution_flag = 'unknown_task', false) as is_unknown_task,
+        entries.is_live and not coalesce(calendar_days.is_working_day, true) as is_non_working_day,
         entries.is_live and coalesce(leave_days.is_full_day_leave, false) as is_on_leave,
         coalesce(entries.evidence_status = 'missing_document', false) as is_missing_document,
         coalesce(entries.evidence_status = 'document_mismatch', false) as is_document_mismatch,
