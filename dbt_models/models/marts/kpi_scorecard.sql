@@ -65,7 +65,8 @@ scored_rows as (
 
 ),
 
--- A quarter takes the mean over its months inside the range that have an evaluation.
+-- A quarter takes the mean over its months inside the range that have an evaluation; a month
+-- cut by the range edge still counts (its evaluation is dated to its first day).
 evaluation_means as (
 
     select
@@ -78,8 +79,9 @@ evaluation_means as (
     from scored_rows
     inner join evaluations
         on scored_rows.staff_id = evaluations.staff_id
-        and evaluations.evaluation_month between scored_rows.first_day_in_range
-            and scored_rows.last_day_in_range
+        and evaluations.evaluation_month
+            >= cast({{ dbt.date_trunc('month', 'scored_rows.first_day_in_range') }} as date)
+        and evaluations.evaluation_month <= scored_rows.last_day_in_range
     group by
         scored_rows.staff_id,
         scored_rows.agency_code,
