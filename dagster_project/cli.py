@@ -71,7 +71,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
         append_day=args.append_day,
         progress=sys.stderr.isatty(),
     )
-    print(summary, file=sys.stderr)
+    rows = ", ".join(f"{source} {count:,}" for source, count in summary.rows.items())
+    print(
+        f"Wrote {len(summary.files)} files to {summary.out_dir} in {summary.seconds:.0f} s: {rows}",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -83,13 +87,17 @@ def cmd_sql(args: argparse.Namespace) -> int:
         print(f"No warehouse at {warehouse_file}: run `kpi build` first.", file=sys.stderr)
         return 1
     with duckdb.connect(str(warehouse_file), read_only=True) as con:
-        relation = con.sql(args.query)
-        if relation is None:
-            return 0
-        if args.csv:
-            relation.to_df().to_csv(sys.stdout, index=False)
-        else:
-            relation.show(max_rows=args.max_rows, max_width=200)
+        try:
+            relation = con.sql(args.query)
+            if relation is None:
+                return 0
+            if args.csv:
+                relation.to_df().to_csv(sys.stdout, index=False)
+            else:
+                relation.show(max_rows=args.max_rows, max_width=200)
+        except duckdb.Error as error:
+            print(f"Query failed: {error}", file=sys.stderr)
+            return 1
     return 0
 
 
