@@ -7,11 +7,15 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dagster_project import settings
+
+if TYPE_CHECKING:
+    import duckdb
 
 EXAMPLE_QUERY = (
     "select agency_code, period_start, staff_count, round(avg_daily_hours, 2) as avg_hours, "
@@ -79,25 +83,96 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_query(con: duckdb.DuckDBPyConnection, query: str, as_csv: bool, max_rows: int) -> bool:
+    import duckdb
+
+    try:
+        relation = con.sql(query)
+        if relation is None:
+            return True
+        if as_csv:
+            relation.to_df().to_csv(sys.stdout, index=False)
+        else:
+            relation.show(max_rows=max_rows, max_width=200)
+    except duckdb.Error as error:
+        print(f"Query failed: {error}", file=sys.stderr)
+        return False
+    return True
+
+
+def _read_queries() -> Iterator[str]:
+    """Statements typed at an interactive prompt, each ended by ';' (or a blank line)."""
+    buffer: list[str] = []
+    while True:
+        try:
+            line = input("kpi> " if not buffer else "...> ")
+        except EOFError:
+            break
+        buffer.append(line)
+        text = "\n".join(buffer).strip()
+        if text.endswith(";") or (not line.strip() and text):
+            yield text.rstrip(";")
+            buffer = []
+    if buffer and "\n".join(buffer).strip():
+        yield "\n".join(buffer).strip().rstrip(";")
+
+
 def cmd_sql(args: argparse.Namespace) -> int:
     import duckdb
 
+    from dagster_project.snapshot import snapshot_paths
+
     _, warehouse_file = settings.use_paths(None, args.warehouse)
-    if not warehouse_file.exists():
-        print(f"No warehouse at {warehouse_file}: run `kpi build` first.", file=sys.stderr)
+    database = snapshot_paths(warehouse_file).database
+    if not database.exists():
+        print(f"No published snapshot at {database}: run `kpi build` first.", file=sys.stderr)
         return 1
-    with duckdb.connect(str(warehouse_file), read_only=True) as con:
-        try:
-            relation = con.sql(args.query)
-            if relation is None:
-                return 0
-            if args.csv:
-                relation.to_df().to_csv(sys.stdout, index=False)
-            else:
-                relation.show(max_rows=args.max_rows, max_width=200)
-        except duckdb.Error as error:
-            print(f"Query failed: {error}", file=sys.stderr)
-            return 1
+    # The snapshot, never the warehouse: a query must not block (or see) a running build.
+    with duckdb.connect(str(database), read_only=True) as con:
+        if args.query:
+            return 0 if _print_query(con, args.query, args.csv, args.max_rows) else 1
+        print(f"Connected to {database} (read-only). End statements with ';'.", file=sys.stderr)
+        for query in _read_queries():
+            _print_query(con, query, args.csv, args.max_rows)
+    return 0
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from dagster_project.extracts import ExtractError, write_extracts
+
+    _, warehouse_file = settings.use_paths(None, args.warehouse)
+    out_dir = (args.out or settings.exports_dir()).resolve()
+    try:
+        manifest = write_extracts(warehouse_file, args.period, out_dir)
+    except ExtractError as error:
+        print(f"Extract failed: {error}", file=sys.stderr)
+        return 1
+    for extract in manifest.files:
+        print(out_dir / extract.name)
+    print(manifest.path)
+    return 0
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    _, warehouse_file = settings.use_paths(None, args.warehouse)
+    docs_dir = warehouse_file.parent / "docs"
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "dbt"),
+            "docs",
+            "generate",
+            "--static",
+            "--target-path",
+            str(docs_dir),
+            "--quiet",
+        ],
+        cwd=settings.DBT_PROJECT_DIR,
+        env={**os.environ, "DBT_PROFILES_DIR": str(settings.DBT_PROJECT_DIR)},
+    )
+    if result.returncode != 0:
+        print("dbt docs generate failed (is a build running on this warehouse?)", file=sys.stderr)
+        return result.returncode
+    print(f"Documentation site: {docs_dir / 'static_index.html'} (one file, open it in a browser)")
     return 0
 
 
@@ -108,11 +183,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         from dagster_project.generator import generate
 
         generate(raw_dir, progress=sys.stderr.isatty())
+    from dagster_project.snapshot import snapshot_paths
+
     status = _build(raw_dir, warehouse_file)
     if status != 0:
         return status
     print(
         f"\nWarehouse: {warehouse_file}\n"
+        f"Analysts' snapshot: {snapshot_paths(warehouse_file).database}\n"
         f"Try a query:\n  .venv/bin/kpi sql \"{EXAMPLE_QUERY}\"\n"
         "Or browse the asset graph:\n  .venv/bin/kpi ui"
     )
@@ -202,14 +280,41 @@ def make_parser() -> argparse.ArgumentParser:
 
     sql = commands.add_parser(
         "sql",
-        help="run a SQL query on the warehouse (read-only) and print the result",
-        description="Run a query read-only against the warehouse and print a table or CSV.",
+        help="query the published marts snapshot (read-only); no query opens a prompt",
+        description="Run a query on the analysts' snapshot of the marts (marts.duckdb beside "
+        "the warehouse) and print a table or CSV. Without a query, an interactive prompt.",
     )
-    sql.add_argument("query", help="SQL, e.g. \"select * from marts.agency_productivity\"")
+    sql.add_argument(
+        "query", nargs="?", help="SQL, e.g. \"select * from marts.agency_productivity\""
+    )
     sql.add_argument("--csv", action="store_true", help="print CSV instead of a table")
     sql.add_argument("--max-rows", type=int, default=40)
     _add_path_options(sql, raw=False)
     sql.set_defaults(handler=cmd_sql)
+
+    extract = commands.add_parser(
+        "extract",
+        help="write the leadership Excel workbooks for a month or quarter",
+        description="One workbook per agency (only its own staff) and one province summary, "
+        "plus a manifest with checksums. Rerunning a period replaces its files.",
+    )
+    extract.add_argument("--period", required=True, help="YYYY-MM or YYYY-Qn, e.g. 2025-03")
+    extract.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help=f"output folder (default: ${settings.EXPORTS_ENV} or exports/)",
+    )
+    _add_path_options(extract, raw=False)
+    extract.set_defaults(handler=cmd_extract)
+
+    docs = commands.add_parser(
+        "docs",
+        help="generate the dbt documentation site (static) and say where it is",
+        description="Generate the dbt docs as one static HTML file beside the warehouse.",
+    )
+    _add_path_options(docs, raw=False)
+    docs.set_defaults(handler=cmd_docs)
 
     ui = commands.add_parser(
         "ui",

@@ -5,14 +5,16 @@ from __future__ import annotations
 from dagster import Definitions, in_process_executor
 
 from dagster_project.assets.ingestion import ingestion_assets
+from dagster_project.assets.publishing import analyst_snapshot
 from dagster_project.assets.transformation import kpi_dbt_models
+from dagster_project.jobs import leadership_extracts
 from dagster_project.resources import dbt_resource, warehouse_resource
 from dagster_project.schedules import build_everything, schedules
 from dagster_project.sensors import sensors
 
 defs = Definitions(
-    assets=[*ingestion_assets, kpi_dbt_models],
-    jobs=[build_everything],
+    assets=[*ingestion_assets, kpi_dbt_models, analyst_snapshot],
+    jobs=[build_everything, leadership_extracts],
     schedules=schedules,
     sensors=sensors,
     resources={"warehouse": warehouse_resource(), "dbt": dbt_resource()},

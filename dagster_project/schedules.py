@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from dagster import AssetSelection, DefaultScheduleStatus, ScheduleDefinition, define_asset_job
+from datetime import date
+
+from dagster import (
+    AssetSelection,
+    DefaultScheduleStatus,
+    RunRequest,
+    ScheduleDefinition,
+    ScheduleEvaluationContext,
+    define_asset_job,
+    schedule,
+)
+
+from dagster_project.jobs import leadership_extracts
 
 TIMEZONE = "Asia/Ho_Chi_Minh"
 
@@ -22,4 +34,47 @@ daily_build = ScheduleDefinition(
     description="Every day at 06:00 Vietnam time.",
 )
 
-schedules = [daily_build]
+
+
+def previous_month(today: date) -> str:
+    year, month = (today.year, today.month - 1) if today.month > 1 else (today.year - 1, 12)
+    return f"{year:04d}-{month:02d}"
+
+
+def previous_quarter(today: date) -> str:
+    quarter = (today.month - 1) // 3  # the quarter before today's, 0 meaning last year's Q4
+    return f"{today.year:04d}-Q{quarter}" if quarter else f"{today.year - 1:04d}-Q4"
+
+
+def _extract_request(period: str) -> RunRequest:
+    return RunRequest(
+        run_key=f"extracts-{period}",
+        run_config={"ops": {"write_leadership_extracts": {"config": {"period": period}}}},
+        tags={"period": period},
+    )
+
+
+# Reports are due on the 25th: the previous month's workbooks are ready on the 20th at 07:00.
+@schedule(
+    job=leadership_extracts,
+    cron_schedule="0 7 20 * *",
+    execution_timezone=TIMEZONE,
+    default_status=DefaultScheduleStatus.STOPPED,
+    description="The previous month's leadership workbooks, on the 20th at 07:00.",
+)
+def monthly_extracts(context: ScheduleEvaluationContext) -> RunRequest:
+    return _extract_request(previous_month(context.scheduled_execution_time.date()))
+
+
+@schedule(
+    job=leadership_extracts,
+    cron_schedule="0 7 20 1,4,7,10 *",
+    execution_timezone=TIMEZONE,
+    default_status=DefaultScheduleStatus.STOPPED,
+    description="The previous quarter's leadership workbooks, on the 20th after each quarter.",
+)
+def quarterly_extracts(context: ScheduleEvaluationContext) -> RunRequest:
+    return _extract_request(previous_quarter(context.scheduled_execution_time.date()))
+
+
+schedules = [daily_build, monthly_extracts, quarterly_extracts]

@@ -17,6 +17,8 @@ RAW_DIR_ENV = "KPI_RAW_DIR"
 WAREHOUSE_ENV = "KPI_WAREHOUSE"
 DEFAULT_RAW_DIR = PROJECT_ROOT / "raw"
 DEFAULT_WAREHOUSE = PROJECT_ROOT / "data" / "warehouse.duckdb"
+EXPORTS_ENV = "KPI_EXPORTS_DIR"
+DEFAULT_EXPORTS_DIR = PROJECT_ROOT / "exports"
 
 
 def raw_dir() -> Path:
@@ -25,6 +27,10 @@ def raw_dir() -> Path:
 
 def warehouse_path() -> Path:
     return Path(os.environ.get(WAREHOUSE_ENV) or DEFAULT_WAREHOUSE).resolve()
+
+
+def exports_dir() -> Path:
+    return Path(os.environ.get(EXPORTS_ENV) or DEFAULT_EXPORTS_DIR).resolve()
 
 
 def dagster_home_for(warehouse: Path) -> Path:

@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import ACCEPTANCE_CASE, run_kpi
 
 
-@pytest.mark.parametrize("command", ["build", "run", "generate", "sql", "ui"])
+@pytest.mark.parametrize("command", ["build", "run", "generate", "sql", "extract", "docs", "ui"])
 def test_every_subcommand_has_help(command: str) -> None:
     result = run_kpi(command, "--help")
     assert result.returncode == 0

@@ -67,3 +67,22 @@ def test_dbt_tests_are_asset_checks_and_ingestion_reconciles() -> None:
 def test_schedule_and_sensor_are_defined() -> None:
     assert defs.resolve_schedule_def("daily_build").execution_timezone == "Asia/Ho_Chi_Minh"
     assert defs.resolve_sensor_def("raw_files_sensor") is not None
+
+
+def test_extract_schedules_ask_for_the_previous_period() -> None:
+    from datetime import date
+
+    from dagster_project.schedules import previous_month, previous_quarter
+
+    assert defs.resolve_schedule_def("monthly_extracts").cron_schedule == "0 7 20 * *"
+    assert previous_month(date(2025, 4, 20)) == "2025-03"
+    assert previous_month(date(2026, 1, 20)) == "2025-12"
+    assert previous_quarter(date(2025, 4, 20)) == "2025-Q1"
+    assert previous_quarter(date(2026, 1, 20)) == "2025-Q4"
+    assert defs.resolve_job_def("leadership_extracts") is not None
+
+
+def test_analyst_snapshot_is_published_after_the_marts() -> None:
+    graph = _asset_graph()
+    snapshot = AssetKey(["publish", "analyst_snapshot"])
+    assert AssetKey(["marts", "kpi_scorecard"]) in graph.get(snapshot).parent_keys

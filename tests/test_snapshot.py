@@ -1,0 +1,98 @@
+"""The analysts' snapshot: published after each build, pseudonymous, and readable while a
+build runs."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import duckdb
+
+from dagster_project.snapshot import publish_snapshot, snapshot_paths
+from tests.conftest import ACCEPTANCE_CASE, KPI, PROJECT_ROOT
+
+PUBLIC_MARTS = {
+    "fct_staff_day",
+    "staff_productivity",
+    "agency_productivity",
+    "worklog_evidence",
+    "staffing_surplus",
+    "kpi_scorecard",
+}
+
+
+def _columns(database: Path, table: str) -> set[str]:
+    with duckdb.connect(str(database), read_only=True) as con:
+        return {row[0] for row in con.execute(f"describe {table}").fetchall()}
+
+
+def test_build_publishes_every_public_mart_with_pseudonymous_staff(
+    acceptance_warehouse: Path,
+) -> None:
+    paths = snapshot_paths(acceptance_warehouse)
+    with duckdb.connect(str(paths.database), read_only=True) as con:
+        tables = {row[0] for row in con.execute("show tables").fetchall()}
+        (march_staff,) = con.execute(
+            "select staff_count from marts.agency_productivity where agency_code = 'STC' "
+            "and period_type = 'month' and period_start = date '2025-03-01'"
+        ).fetchone()
+    assert tables >= PUBLIC_MARTS
+    assert march_staff == 6
+    columns = _columns(paths.database, "staff_productivity")
+    assert "staff_key" in columns and "staff_id" not in columns
+    for mart in PUBLIC_MARTS:
+        assert (paths.parquet_dir / f"{mart}.parquet").exists()
+
+
+def test_pseudonyms_are_stable_across_publishes(acceptance_warehouse: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(acceptance_warehouse, copy)
+    shutil.copyfile(acceptance_warehouse.parent / "pseudonym.key", tmp_path / "pseudonym.key")
+    publish_snapshot(copy)
+    query = "select staff_key from fct_staff_day order by staff_key"
+    with duckdb.connect(str(snapshot_paths(copy).database), read_only=True) as con:
+        republished = con.execute(query).fetchall()
+    with duckdb.connect(str(snapshot_paths(acceptance_warehouse).database), read_only=True) as con:
+        original = con.execute(query).fetchall()
+    assert republished == original
+    with duckdb.connect(str(snapshot_paths(copy).database), read_only=True) as con:
+        (ids_leaked,) = con.execute(
+            "select count(*) from fct_staff_day where staff_key like 'KH%'"
+        ).fetchone()
+    assert ids_leaked == 0
+
+
+def test_analyst_query_succeeds_while_a_build_runs(
+    acceptance_warehouse: Path, tmp_path: Path
+) -> None:
+    for item in acceptance_warehouse.parent.iterdir():
+        if item.is_file():
+            shutil.copyfile(item, tmp_path / item.name)
+    warehouse = tmp_path / acceptance_warehouse.name
+    publish_snapshot(warehouse)
+    database = snapshot_paths(warehouse).database
+
+    build = subprocess.Popen(
+        [KPI, "build", "--raw", str(ACCEPTANCE_CASE / "raw"), "--warehouse", str(warehouse)],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    answered_during_build = 0
+    try:
+        while build.poll() is None:
+            with duckdb.connect(str(database), read_only=True) as con:
+                (rows,) = con.execute("select count(*) from marts.fct_staff_day").fetchone()
+            assert rows == 536
+            if build.poll() is None:
+                answered_during_build += 1
+            time.sleep(0.5)
+    finally:
+        if build.poll() is None:
+            build.kill()
+        _, stderr = build.communicate(timeout=60)
+    assert build.returncode == 0, stderr[-3000:]
+    assert answered_during_build >= 3
