@@ -124,6 +124,7 @@ def main() -> None:
         generate(path, args.rows)
     size_mb = path.stat().st_size / 1e6
 
+    load_before = os.getloadavg()[0]
     base: list[tuple[float, int, float]] = []
     ing: list[tuple[float, int, float]] = []
     for i in range(args.repeat):
@@ -142,6 +143,8 @@ def main() -> None:
         f"DuckDB {duckdb.__version__}, Python {platform.python_version()}).",
         "",
         f"File: a clean worklog CSV, {args.rows:,} rows, {size_mb:,.0f} MB (canonical form).",
+        f"Machine load average (1 min) before / after: {load_before:.1f} / "
+        f"{os.getloadavg()[0]:.1f}; on a shared machine compare the ratio, not the seconds.",
         "Best of the runs; each run in a fresh process and a fresh in-memory database",
         "(so the raw table and the ingestion's temporary typed table are both in memory:",
         "peak memory is about two copies of the typed data).",

@@ -184,3 +184,20 @@ def test_open_transaction_is_a_clear_error(tmp_path: Path) -> None:
     con.begin()
     with pytest.raises(IngestionError, match="without an open transaction"):
         ingest_source(con, tmp_path, "worklog")
+
+
+def test_nfd_text_values_are_stored_nfc(tmp_path: Path) -> None:
+    import unicodedata
+
+    header = "staff_id,full_name,agency_code,department,position_code,assignment_start\n"
+    row = "KH1,Nguyễn Văn An,STC,Phòng Ngân sách,CV,2020-01-01\n"
+    (tmp_path / "staff").mkdir()
+    (tmp_path / "staff" / "s.csv").write_text(
+        unicodedata.normalize("NFD", header + row), encoding="utf-8"
+    )
+    con = duckdb.connect()
+    ingest_source(con, tmp_path, "staff")
+    assert con.execute("SELECT full_name, department FROM raw.staff").fetchall() == [
+        ("Nguyễn Văn An", "Phòng Ngân sách")
+    ]
+    assert unicodedata.is_normalized("NFC", "Nguyễn Văn An")

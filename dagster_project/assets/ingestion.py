@@ -60,7 +60,7 @@ def build_ingestion_asset(source: str) -> AssetsDefinition:
                 result = ingest_source(con, warehouse.raw_path, source)
             except IngestionError as error:
                 raise Failure(description=str(error)) from error
-            mismatches = ledger_mismatches(con)
+            mismatches = ledger_mismatches(con, source)
         for message in result.messages:
             context.log.warning(message)
         progress.report(

@@ -25,9 +25,15 @@ row numbers. Worklog keeps every revision (key ``entry_id, revision``); dbt pick
 highest. Per file, ``rows_read = rows_loaded + rows_quarantined``.
 
 Row numbers (``_source_row``, ``audit.quarantine.row_number``) are what a spreadsheet shows:
-header = row 1. For an XLSX with empty rows above the header, the real Excel row. For a
-CSV where some rows have a wrong number of fields *and* some values contain line breaks,
-the numbers after such a value count physical lines.
+header = row 1, first data row = 2, a value with a line break does not shift them. For an
+XLSX with empty rows above the header, the real Excel row.
+
+How a CSV is read (fast path, ``load._build_typed_csv``): DuckDB's ``read_csv`` parses the
+file once, casting date, date-time and decimal columns itself (as fast as a plain
+``read_csv``) and setting aside, with their row numbers (``store_rejects``), the records it
+cannot cast or split. Those records alone are re-read as text by the flexible SQL path
+(``DD/MM/YYYY``, ``"1,5"``, or a reason code). Everything else (trimming, NFC when the file
+holds combining marks, enums, integers, lists, ranges, required values) is bulk SQL.
 
 Timestamps from the files are local time (Asia/Ho_Chi_Minh) without zone, as delivered;
 ``_loaded_at``, ``loaded_at`` and ``quarantined_at`` are UTC.
@@ -37,7 +43,7 @@ Row-level reason codes in ``audit.quarantine`` (row_number set):
 - ``missing_required`` a required value is empty (a list with only empty items too)
 - ``bad_date`` / ``bad_datetime`` / ``bad_decimal`` / ``bad_integer`` / ``bad_bool`` /
   ``bad_period`` the text is not a value of the column's type (``31/02/2025``, two-digit
-  years, a time without a date, ``1e3`` as an integer, ...)
+  years, a time without a date, ``45.5`` as an integer, ...)
 - ``unknown_enum`` neither a canonical value nor a Vietnamese label
 - ``out_of_range`` a numeric bound of the contract: quantity > 0, declared_minutes 1..1440,
   revision >= 1, approved_headcount >= 0, standard_minutes > 0, quality_score 0..100,

@@ -111,16 +111,19 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(QUARANTINE_DDL)
 
 
-def ledger_mismatches(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """One line per ledger row whose counts do not reconcile, and per quarantine mismatch."""
+def ledger_mismatches(con: duckdb.DuckDBPyConnection, source: str | None = None) -> list[str]:
+    """One line per ledger row (of one source, or all) whose counts do not reconcile, and per
+    quarantine mismatch."""
     rows = con.execute(
         """
         SELECT l.delivery_id, l.path, l.rows_read, l.rows_loaded, l.rows_quarantined,
                (SELECT count(*) FROM audit.quarantine qq
                 WHERE qq.delivery_id = l.delivery_id AND qq.row_number IS NOT NULL) AS q_rows
         FROM audit.ingestion_ledger l
+        WHERE $source IS NULL OR l.source = $source
         ORDER BY l.delivery_id
-        """
+        """,
+        {"source": source},
     ).fetchall()
     out = []
     for did, path, read, loaded, quarantined, q_rows in rows:
@@ -379,7 +382,9 @@ def _stage(
     return stage_csv(path, fmt, rel, bytes_checked, needs_nfc)
 
 
-_NATIVE_TYPES = {"date": "DATE", "datetime": "TIMESTAMP", "decimal": "DOUBLE"}
+# what DuckDB's CSV reader casts itself; integers come as DOUBLE because its INTEGER cast
+# rounds '45.5' to 46, and SQL then keeps whole numbers only
+_NATIVE_TYPES = {"date": "DATE", "datetime": "TIMESTAMP", "decimal": "DOUBLE", "int": "DOUBLE"}
 
 
 def _build_typed(

@@ -92,6 +92,7 @@ def map_headers(source: Source, headers: list[str], rel: str) -> HeaderMap:
     return HeaderMap(canonical, extras, notes)
 
 
+_NATIVE_SQL = {"date": "DATE", "datetime": "TIMESTAMP", "decimal": "DOUBLE", "int": "DOUBLE"}
 _QUOTE = "''''"  # SQL literal of one single quote
 
 
@@ -206,6 +207,8 @@ def _check_expr(col: Column, c: str, t: str, native: bool = False) -> str | None
     text ``e`` is only computed inside the branches, i.e. for rows with a problem.
     ``native``: DuckDB's CSV reader already cast the cell (it rejects what it cannot cast)."""
     e = f"CAST({c} AS VARCHAR)" if native else f"nullif(trim({c}, {TRIM_CHARS}), '')"
+    if native and col.kind == "int":
+        e = f"coalesce(CAST({t} AS VARCHAR), {e})"  # '1500', not the reader's '1500.0'"
     inner = []
     if col.required:
         # for text and lists (no parse failure possible) a null value is a missing one,
@@ -274,7 +277,8 @@ def typed_table_sql(
 ) -> str:
     """SQL creating ``out_table``: per row ``_row`` (when the reader knows it), the typed
     ``t_<col>`` values, ``_extra``, ``_err`` and, for rows with problems only, ``_raw``.
-    Columns named in ``native`` arrive already typed (DATE, TIMESTAMP, DOUBLE)."""
+    Columns named in ``native`` arrive already typed (DATE, TIMESTAMP, DOUBLE; integers as
+    DOUBLE, kept when whole)."""
     s_cols = ["*"]
     t_cols = []
     checks = []
@@ -285,7 +289,13 @@ def typed_table_sql(
         is_native = col.name in native and idx is not None
         value = c if is_native else _column_value(col, c, staged.needs_nfc)
         if col.default is not None and is_native:
-            value = f"coalesce({c}, {_typed_expr(col, lit(col.default))})"
+            value = f"coalesce({c}, {lit(col.default)}::{_NATIVE_SQL[col.kind]})"
+        if is_native and col.kind == "int":
+            value = (
+                f"CASE WHEN isfinite({value}) AND {value} = floor({value}) "
+                f"AND {value} BETWEEN -2147483648 AND 2147483647 "
+                f"THEN CAST({value} AS INTEGER) END"
+            )
         t_cols.append(f"{value} AS {t}")
         chk = _check_expr(col, c, t, is_native)
         if chk:
