@@ -188,13 +188,30 @@ def cmd_run(args: argparse.Namespace) -> int:
     status = _build(raw_dir, warehouse_file)
     if status != 0:
         return status
+    exports = _write_latest_extracts(warehouse_file)
     print(
         f"\nWarehouse: {warehouse_file}\n"
+        f"Leadership workbooks: {exports}\n"
         f"Analysts' snapshot: {snapshot_paths(warehouse_file).database}\n"
         f"Try a query:\n  .venv/bin/kpi sql \"{EXAMPLE_QUERY}\"\n"
         "Or browse the asset graph:\n  .venv/bin/kpi ui"
     )
     return 0
+
+
+def _write_latest_extracts(warehouse_file: Path) -> Path:
+    """The workbooks of the latest month with data, as leadership would receive them."""
+    import duckdb
+
+    from dagster_project.extracts import write_extracts
+
+    with duckdb.connect(str(warehouse_file), read_only=True) as con:
+        (latest,) = con.execute(
+            "select max(period_start) from marts.agency_productivity where period_type = 'month'"
+        ).fetchone()
+    out_dir = settings.exports_dir()
+    manifest = write_extracts(warehouse_file, latest.strftime("%Y-%m"), out_dir)
+    return manifest.path or out_dir
 
 
 def _only_readme(folder: Path) -> bool:
