@@ -1,0 +1,228 @@
+-- Signals of box-ticking in the self-declared worklog, per person and month of work_date, from
+-- the live entries (current status `approved` or `submitted`) inside the reporting range:
+--   exact standard days: share of declared days whose declared minutes add up to exactly the
+--     standard day (var `standard_day_hours`, 8 h = 480 min);
+--   repeated descriptions: share of the month's live entries whose normalised description
+--     (NFC, lower case, white-space runs collapsed, trimmed; missing = empty) repeats one already
+--     used by another of the person's live entries that month;
+--   bulk late submissions: entries submitted more than var `bulk_submission_days` (7) days after
+--     work_date in a batch (same person, same submission date) that covers at least var
+--     `bulk_submission_min_days` (5) distinct work dates.
+-- Each signal is raised when its share reaches its threshold and the person declared on at least
+-- var `declaration_patterns_min_days` (5) days that month.
+{%- set standard_day_minutes = var('standard_day_hours') * 60 %}
+{%- set bulk_days = var('bulk_submission_days', 7) %}
+{%- set bulk_min_days = var('bulk_submission_min_days', 5) %}
+{%- set min_declared_days = var('declaration_patterns_min_days', 5) %}
+{%- set exact_day_threshold = var('exact_day_share_threshold', 0.8) %}
+{%- set repeated_threshold = var('repeated_description_share_threshold', 0.8) %}
+{%- set bulk_threshold = var('bulk_submission_share_threshold', 0.5) %}
+
+with reporting_range as (
+
+    select * from {{ ref('int_reporting_range_derived') }}
+
+),
+
+live_entries as (
+
+    select
+        entry_id,
+        staff_id,
+        agency_code,
+        work_date,
+        declared_minutes,
+        {{ normalize_text('description') }} as description_key,
+        submitted_at,
+        cast(submitted_at as date) as submission_date
+    from {{ ref('int_worklog_entries_credited') }}
+    where is_live
+
+),
+
+-- Batches are taken over all live entries of the person, whatever the work month.
+submission_batches as (
+
+    select
+        staff_id,
+        submission_date,
+        count(distinct work_date) as batch_work_days
+    from live_entries
+    where submission_date is not null
+    group by staff_id, submission_date
+
+),
+
+entries_in_range as (
+
+    select
+        live_entries.*,
+        cast({{ dbt.date_trunc('month', 'live_entries.work_date') }} as date) as month_start,
+        {{ dbt.datediff('live_entries.work_date', 'live_entries.submission_date', 'day') }}
+            as submission_lag_days,
+        coalesce(submission_batches.batch_work_days, 0) as batch_work_days
+    from live_entries
+    cross join reporting_range
+    left join submission_batches
+        on live_entries.staff_id = submission_batches.staff_id
+        and live_entries.submission_date = submission_batches.submission_date
+    where live_entries.work_date between reporting_range.range_start and reporting_range.range_end
+
+),
+
+entries_classified as (
+
+    select
+        entries_in_range.*,
+        coalesce(entries_in_range.submission_lag_days > {{ bulk_days }}, false)
+            as is_late,
+        coalesce(
+            entries_in_range.submission_lag_days > {{ bulk_days }}
+            and entries_in_range.batch_work_days >= {{ bulk_min_days }},
+            false
+        ) as is_bulk_late,
+        row_number() over (
+            partition by
+                entries_in_range.staff_id,
+                entries_in_range.month_start,
+                entries_in_range.description_key
+            order by entries_in_range.work_date, entries_in_range.entry_id
+        ) as description_occurrence
+    from entries_in_range
+
+),
+
+staff_days as (
+
+    select
+        staff_id,
+        month_start,
+        work_date,
+        sum(coalesce(declared_minutes, 0)) as declared_minutes
+    from entries_classified
+    group by staff_id, month_start, work_date
+
+),
+
+days_per_month as (
+
+    select
+        staff_id,
+        month_start,
+        count(*) as declared_days,
+        sum(case when declared_minutes = {{ standard_day_minutes }} then 1 else 0 end)
+            as exact_standard_days
+    from staff_days
+    group by staff_id, month_start
+
+),
+
+-- The agency of the person's latest entry with an assignment in the month.
+month_agencies as (
+
+    select
+        staff_id,
+        month_start,
+        agency_code,
+        row_number() over (
+            partition by staff_id, month_start
+            order by work_date desc, entry_id desc
+        ) as agency_rank
+    from entries_classified
+    where agency_code is not null
+
+),
+
+entries_per_month as (
+
+    select
+        staff_id,
+        month_start,
+        count(*) as live_entry_count,
+        sum(case when description_occurrence > 1 then 1 else 0 end) as repeated_description_entries,
+        count(distinct description_key) as distinct_description_count,
+        sum(case when submission_date is not null then 1 else 0 end) as submitted_entry_count,
+        sum(case when is_late then 1 else 0 end) as late_entry_count,
+        sum(case when is_bulk_late then 1 else 0 end) as bulk_late_entry_count,
+        max(submission_lag_days) as max_submission_lag_days
+    from entries_classified
+    group by staff_id, month_start
+
+),
+
+measured as (
+
+    select
+        entries_per_month.staff_id,
+        entries_per_month.month_start,
+        month_agencies.agency_code,
+        days_per_month.declared_days,
+        days_per_month.exact_standard_days,
+        1.0 * days_per_month.exact_standard_days / days_per_month.declared_days
+            as exact_standard_day_share,
+        entries_per_month.live_entry_count,
+        entries_per_month.distinct_description_count,
+        entries_per_month.repeated_description_entries,
+        1.0 * entries_per_month.repeated_description_entries / entries_per_month.live_entry_count
+            as repeated_description_share,
+        entries_per_month.submitted_entry_count,
+        entries_per_month.late_entry_count,
+        entries_per_month.bulk_late_entry_count,
+        1.0 * entries_per_month.bulk_late_entry_count / entries_per_month.live_entry_count
+            as bulk_late_entry_share,
+        entries_per_month.max_submission_lag_days
+    from entries_per_month
+    inner join days_per_month
+        on entries_per_month.staff_id = days_per_month.staff_id
+        and entries_per_month.month_start = days_per_month.month_start
+    left join month_agencies
+        on entries_per_month.staff_id = month_agencies.staff_id
+        and entries_per_month.month_start = month_agencies.month_start
+        and month_agencies.agency_rank = 1
+
+),
+
+signalled as (
+
+    select
+        measured.*,
+        measured.declared_days >= {{ min_declared_days }}
+            and measured.exact_standard_day_share >= {{ exact_day_threshold }}
+            as has_exact_day_signal,
+        measured.declared_days >= {{ min_declared_days }}
+            and measured.repeated_description_share >= {{ repeated_threshold }}
+            as has_repeated_description_signal,
+        measured.declared_days >= {{ min_declared_days }}
+            and measured.bulk_late_entry_share >= {{ bulk_threshold }}
+            as has_bulk_submission_signal
+    from measured
+
+)
+
+select
+    cast(staff_id as {{ dbt.type_string() }}) as staff_id,
+    cast(month_start as date) as period_start,
+    cast(agency_code as {{ dbt.type_string() }}) as agency_code,
+    cast(declared_days as {{ dbt.type_int() }}) as declared_days,
+    cast(exact_standard_days as {{ dbt.type_int() }}) as exact_standard_days,
+    cast(exact_standard_day_share as double) as exact_standard_day_share,
+    cast(live_entry_count as {{ dbt.type_int() }}) as live_entry_count,
+    cast(distinct_description_count as {{ dbt.type_int() }}) as distinct_description_count,
+    cast(repeated_description_entries as {{ dbt.type_int() }}) as repeated_description_entries,
+    cast(repeated_description_share as double) as repeated_description_share,
+    cast(submitted_entry_count as {{ dbt.type_int() }}) as submitted_entry_count,
+    cast(late_entry_count as {{ dbt.type_int() }}) as late_entry_count,
+    cast(bulk_late_entry_count as {{ dbt.type_int() }}) as bulk_late_entry_count,
+    cast(bulk_late_entry_share as double) as bulk_late_entry_share,
+    cast(max_submission_lag_days as {{ dbt.type_int() }}) as max_submission_lag_days,
+    cast(has_exact_day_signal as {{ dbt.type_boolean() }}) as has_exact_day_signal,
+    cast(has_repeated_description_signal as {{ dbt.type_boolean() }})
+        as has_repeated_description_signal,
+    cast(has_bulk_submission_signal as {{ dbt.type_boolean() }}) as has_bulk_submission_signal,
+    cast(
+        case when has_exact_day_signal then 1 else 0 end
+        + case when has_repeated_description_signal then 1 else 0 end
+        + case when has_bulk_submission_signal then 1 else 0 end
+        as {{ dbt.type_int() }}
+    ) as signal_count
+from signalled

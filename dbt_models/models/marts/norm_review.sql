@@ -1,0 +1,148 @@
+-- Norms decide every credited hour, so each one must be reviewable against what people say the
+-- work takes: for each catalogue norm (one catalogue row: agency, task, stage, valid_from) with at
+-- least var `norm_review_min_entries` (30) approved entries, the median declared minutes per
+-- unit against the norm, flagged when off by more than var `norm_review_tolerance` (0.5) of the
+-- norm either way.
+{%- set min_entries = var('norm_review_min_entries', 30) %}
+{%- set tolerance = var('norm_review_tolerance', 0.5) %}
+
+with tasks as (
+
+    select * from {{ ref('int_tasks_versioned') }}
+
+),
+
+reporting_range as (
+
+    select * from {{ ref('int_reporting_range_derived') }}
+
+),
+
+-- Approved current entries that resolved to a norm and declare a time, inside the reporting
+-- range. Submitted entries are left out: their quantity is not yet accepted by a reviewer.
+approved_entries as (
+
+    select
+        entries.entry_id,
+        entries.staff_id,
+        entries.agency_code,
+        entries.task_code,
+        coalesce(entries.stage_code, '') as stage_key,
+        entries.work_date,
+        entries.quantity,
+        1.0 * entries.declared_minutes / entries.quantity as declared_minutes_per_unit
+    from {{ ref('int_worklog_entries_credited') }} as entries
+    cross join reporting_range
+    where entries.status = 'approved'
+        and entries.standard_minutes is not null
+        and entries.declared_minutes is not null
+        and entries.quantity > 0
+        and entries.work_date between reporting_range.range_start and reporting_range.range_end
+
+),
+
+-- The same range join as crediting: the catalogue row with the latest valid_from ≤ work_date.
+entries_per_norm as (
+
+    select
+        tasks.agency_code,
+        tasks.task_code,
+        tasks.stage_key,
+        tasks.valid_from,
+        count(*) as approved_entry_count,
+        count(distinct approved_entries.staff_id) as staff_count,
+        sum(approved_entries.quantity) as total_quantity,
+        percentile_cont(0.25) within group (
+            order by approved_entries.declared_minutes_per_unit
+        ) as p25_declared_minutes_per_unit,
+        percentile_cont(0.5) within group (
+            order by approved_entries.declared_minutes_per_unit
+        ) as median_declared_minutes_per_unit,
+        percentile_cont(0.75) within group (
+            order by approved_entries.declared_minutes_per_unit
+        ) as p75_declared_minutes_per_unit
+    from tasks
+    inner join approved_entries
+        on tasks.agency_code = approved_entries.agency_code
+        and tasks.task_code = approved_entries.task_code
+        and tasks.stage_key = approved_entries.stage_key
+        and approved_entries.work_date >= tasks.valid_from
+        and (tasks.valid_until is null or approved_entries.work_date < tasks.valid_until)
+    group by tasks.agency_code, tasks.task_code, tasks.stage_key, tasks.valid_from
+
+),
+
+reviewed as (
+
+    select
+        tasks.agency_code,
+        tasks.task_code,
+        tasks.stage_code,
+        tasks.task_name,
+        tasks.stage_name,
+        tasks.task_group,
+        tasks.unit,
+        tasks.evidence_type,
+        tasks.valid_from,
+        tasks.valid_until,
+        tasks.standard_minutes,
+        entries_per_norm.approved_entry_count,
+        entries_per_norm.staff_count,
+        entries_per_norm.total_quantity,
+        entries_per_norm.p25_declared_minutes_per_unit,
+        entries_per_norm.median_declared_minutes_per_unit,
+        entries_per_norm.p75_declared_minutes_per_unit,
+        entries_per_norm.median_declared_minutes_per_unit / tasks.standard_minutes
+            as declared_to_norm_ratio
+    from tasks
+    inner join entries_per_norm
+        on tasks.agency_code = entries_per_norm.agency_code
+        and tasks.task_code = entries_per_norm.task_code
+        and tasks.stage_key = entries_per_norm.stage_key
+        and tasks.valid_from = entries_per_norm.valid_from
+    where entries_per_norm.approved_entry_count >= {{ min_entries }}
+
+),
+
+flagged as (
+
+    select
+        reviewed.*,
+        -- Compared in minutes (not through the ratio) so that "exactly half off" stays unflagged.
+        abs(reviewed.median_declared_minutes_per_unit - reviewed.standard_minutes)
+            > {{ tolerance }} * reviewed.standard_minutes as is_flagged,
+        case
+            when reviewed.median_declared_minutes_per_unit - reviewed.standard_minutes
+                > {{ tolerance }} * reviewed.standard_minutes
+                then 'declared_above_norm'
+            when reviewed.standard_minutes - reviewed.median_declared_minutes_per_unit
+                > {{ tolerance }} * reviewed.standard_minutes
+                then 'declared_below_norm'
+        end as flag_direction
+    from reviewed
+
+)
+
+select
+    cast(agency_code as {{ dbt.type_string() }}) as agency_code,
+    cast(task_code as {{ dbt.type_string() }}) as task_code,
+    cast(stage_code as {{ dbt.type_string() }}) as stage_code,
+    cast(task_name as {{ dbt.type_string() }}) as task_name,
+    cast(stage_name as {{ dbt.type_string() }}) as stage_name,
+    cast(task_group as {{ dbt.type_string() }}) as task_group,
+    cast(unit as {{ dbt.type_string() }}) as unit,
+    cast(evidence_type as {{ dbt.type_string() }}) as evidence_type,
+    cast(valid_from as date) as valid_from,
+    cast(valid_until as date) as valid_until,
+    cast(standard_minutes as double) as standard_minutes,
+    cast(approved_entry_count as {{ dbt.type_int() }}) as approved_entry_count,
+    cast(staff_count as {{ dbt.type_int() }}) as staff_count,
+    cast(total_quantity as double) as total_quantity,
+    cast(p25_declared_minutes_per_unit as double) as p25_declared_minutes_per_unit,
+    cast(median_declared_minutes_per_unit as double) as median_declared_minutes_per_unit,
+    cast(p75_declared_minutes_per_unit as double) as p75_declared_minutes_per_unit,
+    cast(declared_to_norm_ratio as double) as declared_to_norm_ratio,
+    cast(is_flagged as {{ dbt.type_boolean() }}) as is_flagged,
+    cast(flag_direction as {{ dbt.type_string() }}) as flag_direction,
+    cast({{ tolerance }} as double) as tolerance
+from flagged
