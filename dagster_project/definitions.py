@@ -5,6 +5,7 @@ from __future__ import annotations
 from dagster import Definitions, in_process_executor
 
 from dagster_project.assets.ingestion import ingestion_assets
+from dagster_project.assets.planning import redistribution_planner
 from dagster_project.assets.publishing import analyst_snapshot
 from dagster_project.assets.transformation import kpi_dbt_models
 from dagster_project.jobs import leadership_extracts
@@ -13,7 +14,7 @@ from dagster_project.schedules import build_everything, schedules
 from dagster_project.sensors import sensors
 
 defs = Definitions(
-    assets=[*ingestion_assets, kpi_dbt_models, analyst_snapshot],
+    assets=[*ingestion_assets, kpi_dbt_models, redistribution_planner, analyst_snapshot],
     jobs=[build_everything, leadership_extracts],
     schedules=schedules,
     sensors=sensors,

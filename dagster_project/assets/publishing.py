@@ -19,7 +19,12 @@ PUBLIC_MARTS = (
 @asset(
     key=AssetKey(["publish", "analyst_snapshot"]),
     group_name="publishing",
-    deps=[AssetKey(["marts", mart]) for mart in PUBLIC_MARTS],
+    # Every table of `marts`, the planner's included, is in the snapshot.
+    deps=[
+        *(AssetKey(["marts", mart]) for mart in PUBLIC_MARTS),
+        AssetKey(["marts", "redistribution_plan"]),
+        AssetKey(["marts", "redistribution_impact"]),
+    ],
     pool=WRITER_POOL,
     kinds={"duckdb", "parquet"},
     description=(
