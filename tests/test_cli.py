@@ -55,3 +55,10 @@ def test_sql_prints_a_query_result(acceptance_warehouse: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0] == "agency_code,staff_count"
     assert "STC,6" in result.stdout.splitlines()
+
+
+def test_docs_generates_one_static_page(acceptance_warehouse: Path) -> None:
+    result = run_kpi("docs", "--warehouse", str(acceptance_warehouse))
+    assert result.returncode == 0, result.stderr[-3000:]
+    page = acceptance_warehouse.parent / "docs" / "static_index.html"
+    assert "agency_productivity" in page.read_text(encoding="utf-8")
