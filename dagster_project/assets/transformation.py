@@ -100,7 +100,8 @@ def kpi_dbt_models(
     invocation = dbt.cli(["build"], context=context, raise_on_error=False)
     for event in invocation.stream():
         if isinstance(event, Output):
-            progress.report(f"dbt {event.metadata['unique_id'].value}")
+            unique_id = event.metadata.get("unique_id")
+            progress.report(f"dbt {getattr(unique_id, 'value', unique_id) or event.output_name}")
         elif isinstance(event, AssetCheckResult) and not event.passed:
             progress.report(f"dbt test failed: {event.check_name} on {event.asset_key}")
         yield event
