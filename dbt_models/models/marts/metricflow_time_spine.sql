@@ -1,0 +1,11 @@
+-- The day-grain time spine MetricFlow needs to aggregate metrics over time.
+with day_numbers as (
+
+    {{ dbt.generate_series(65536) }}
+
+)
+
+select
+    cast({{ dbt.dateadd('day', 'cast(generated_number as integer) - 1', "cast('2000-01-01' as date)") }} as date)
+        as date_day
+from day_numbers
