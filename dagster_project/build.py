@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from dagster import AssetCheckSeverity, DagsterEventType, DagsterInstance
 
@@ -15,10 +18,42 @@ from dagster_project import progress, settings
 
 
 @dataclass
+class BuildScope:
+    """What the dbt step rebuilds besides the months ingestion changed."""
+
+    full_refresh: bool = False
+    rebuild_from: str | None = None  # YYYY-MM
+    rebuild_to: str | None = None
+
+    def op_config(self) -> dict[str, object]:
+        return {
+            "full_refresh": self.full_refresh,
+            "rebuild_from": self.rebuild_from,
+            "rebuild_to": self.rebuild_to,
+        }
+
+
+@dataclass
 class BuildOutcome:
     success: bool
     failures: list[tuple[str, str]] = field(default_factory=list)  # (asset or step, reason)
     log_file: Path | None = None
+    timings_file: Path | None = None
+    seconds: float = 0.0
+
+    @property
+    def summary(self) -> str:
+        plan = None
+        if self.timings_file is not None and self.timings_file.exists():
+            plan = json.loads(self.timings_file.read_text()).get("dbt_plan")
+        if plan is None:
+            rebuilt = "models not run"
+        elif plan["mode"] == "months":
+            months = [m[:7] for m in plan["months"]]
+            rebuilt = "rebuilt months: " + (", ".join(months) if months else "none")
+        else:
+            rebuilt = "rebuilt every month"
+        return f"{rebuilt}; {self.seconds:.1f} s; timings in {self.timings_file}"
 
 
 def prepare_instance(warehouse: Path) -> DagsterInstance:
@@ -44,7 +79,80 @@ def _failure_reason(event: object) -> str:
     return error.message.strip()
 
 
-def run_build(raw: Path, warehouse: Path) -> BuildOutcome:
+def _step_seconds(records: list[Any]) -> dict[str, float]:
+    """Wall time of each step, from its start event to its success or failure event."""
+    started: dict[str, float] = {}
+    seconds: dict[str, float] = {}
+    for record in records:
+        event = record.dagster_event
+        if event is None or not event.step_key:
+            continue
+        if event.event_type == DagsterEventType.STEP_START:
+            started[event.step_key] = record.timestamp
+        elif event.step_key in started and event.event_type in (
+            DagsterEventType.STEP_SUCCESS,
+            DagsterEventType.STEP_FAILURE,
+        ):
+            seconds[event.step_key] = round(record.timestamp - started[event.step_key], 3)
+    return seconds
+
+
+def _dbt_node_seconds(run_results: Path) -> list[dict[str, object]]:
+    if not run_results.exists():
+        return []
+    nodes = []
+    for result in json.loads(run_results.read_text())["results"]:
+        unique_id = result["unique_id"]
+        resource_type = unique_id.split(".", 1)[0]
+        nodes.append(
+            {
+                "unique_id": unique_id,
+                "resource_type": resource_type,
+                "layer": _dbt_layer(result, resource_type),
+                "seconds": round(float(result.get("execution_time") or 0.0), 3),
+                "status": result.get("status"),
+            }
+        )
+    return nodes
+
+
+def _dbt_layer(result: dict[str, Any], resource_type: str) -> str:
+    if resource_type in ("test", "unit_test"):
+        return resource_type
+    relation = str(result.get("relation_name") or "")
+    for layer in ("staging", "intermediate", "marts", "reference"):
+        if f'"{layer}".' in relation or f".{layer}." in relation:
+            return layer
+    return resource_type
+
+
+def write_timings(
+    warehouse: Path, records: list[Any], total_seconds: float, started_at: float
+) -> Path:
+    """Where the build's time went: each Dagster step and each dbt node (`bench/` reads it)."""
+    logs = warehouse.parent / "logs"
+    run_results = logs / "last_dbt_run_results.json"
+    fresh = run_results.exists() and run_results.stat().st_mtime >= started_at
+    plan_file = logs / "last_dbt_plan.json"
+    plan = (
+        json.loads(plan_file.read_text())
+        if plan_file.exists() and plan_file.stat().st_mtime >= started_at
+        else None
+    )
+    timings = {
+        "total_s": round(total_seconds, 3),
+        "dbt_plan": plan,
+        "steps": _step_seconds(records),
+        "dbt_nodes": _dbt_node_seconds(run_results) if fresh else [],
+    }
+    path = logs / "build_timings.json"
+    path.write_text(json.dumps(timings, indent=1))
+    return path
+
+
+def run_build(raw: Path, warehouse: Path, scope: BuildScope | None = None) -> BuildOutcome:
+    started = time.time()
+    scope = scope or BuildScope()
     raw, warehouse = settings.use_paths(raw, warehouse)
     if sys.stderr.isatty():
         os.environ.setdefault(progress.PROGRESS_ENV, "1")
@@ -64,7 +172,10 @@ def run_build(raw: Path, warehouse: Path) -> BuildOutcome:
         result = job.execute_in_process(
             instance=instance,
             raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+            run_config={
+                "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
+                "ops": {"kpi_dbt_models": {"config": scope.op_config()}},
+            },
         )
 
     failures = [
@@ -83,6 +194,11 @@ def run_build(raw: Path, warehouse: Path) -> BuildOutcome:
         and not event.asset_check_evaluation_data.passed
         and event.asset_check_evaluation_data.severity == AssetCheckSeverity.ERROR
     ]
+    seconds = time.time() - started
     return BuildOutcome(
-        success=result.success and not failures, failures=failures, log_file=log_file
+        success=result.success and not failures,
+        failures=failures,
+        log_file=log_file,
+        timings_file=write_timings(warehouse, instance.all_logs(result.run_id), seconds, started),
+        seconds=seconds,
     )

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,14 +40,20 @@ def _add_path_options(parser: argparse.ArgumentParser, raw: bool = True) -> None
     )
 
 
-def _build(raw: Path | None, warehouse: Path | None) -> int:
-    from dagster_project.build import run_build
+def _build(
+    raw: Path | None,
+    warehouse: Path | None,
+    full_refresh: bool = False,
+    rebuild: tuple[str | None, str | None] = (None, None),
+) -> int:
+    from dagster_project.build import BuildScope, run_build
 
     raw_dir, warehouse_file = settings.use_paths(raw, warehouse)
     print(f"Building {warehouse_file} from {raw_dir}", file=sys.stderr)
-    outcome = run_build(raw_dir, warehouse_file)
+    scope = BuildScope(full_refresh=full_refresh, rebuild_from=rebuild[0], rebuild_to=rebuild[1])
+    outcome = run_build(raw_dir, warehouse_file, scope)
     if outcome.success:
-        print(f"Build succeeded: {warehouse_file}", file=sys.stderr)
+        print(f"Build succeeded: {warehouse_file} ({outcome.summary})", file=sys.stderr)
         return 0
     print("Build failed:", file=sys.stderr)
     for where, reason in outcome.failures or [("run", "see the Dagster run log")]:
@@ -57,8 +63,22 @@ def _build(raw: Path | None, warehouse: Path | None) -> int:
     return 1
 
 
+def _month_arg(value: str) -> str:
+    try:
+        datetime.strptime(value, "%Y-%m")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a month as YYYY-MM") from None
+    return value
+
+
 def cmd_build(args: argparse.Namespace) -> int:
-    return _build(args.raw, args.warehouse)
+    if args.full_refresh and (args.rebuild_from or args.rebuild_to):
+        print("--full-refresh rebuilds every month: leave out --from/--to", file=sys.stderr)
+        return 2
+    if args.rebuild_from and args.rebuild_to and args.rebuild_to < args.rebuild_from:
+        print(f"--to {args.rebuild_to} is before --from {args.rebuild_from}", file=sys.stderr)
+        return 2
+    return _build(args.raw, args.warehouse, args.full_refresh, (args.rebuild_from, args.rebuild_to))
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -193,7 +213,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"\nWarehouse: {warehouse_file}\n"
         f"Leadership workbooks: {exports}\n"
         f"Analysts' snapshot: {snapshot_paths(warehouse_file).database}\n"
-        f"Try a query:\n  .venv/bin/kpi sql \"{EXAMPLE_QUERY}\"\n"
+        f'Try a query:\n  .venv/bin/kpi sql "{EXAMPLE_QUERY}"\n'
         "Or browse the asset graph:\n  .venv/bin/kpi ui"
     )
     return 0
@@ -233,6 +253,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
         "-p",
         str(args.port),
     ]
+
     # Background shells here ignore SIGINT/SIGTERM; give the server the default handlers back
     # so Ctrl-C and `kill` stop it.
     def restore_signals() -> None:
@@ -260,9 +281,31 @@ def make_parser() -> argparse.ArgumentParser:
         "build",
         help="ingest raw/ and build every model and test (headless Dagster run)",
         description="Materialise every asset: ingestion of each raw source, then dbt build "
-        "(seeds, models, tests). Exits non-zero naming the failing asset and the reason.",
+        "(seeds, models, tests). Incremental: only new or changed files are ingested, and "
+        "only the months they touch are rebuilt in the month-partitioned models (entries "
+        "and staff-days); the other marts are recomputed from those. Exits non-zero naming "
+        "the failing asset and the reason.",
     )
     _add_path_options(build)
+    build.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild every model from scratch instead of only the changed months",
+    )
+    build.add_argument(
+        "--from",
+        dest="rebuild_from",
+        type=_month_arg,
+        metavar="YYYY-MM",
+        help="also rebuild the months from this one (a backfill)",
+    )
+    build.add_argument(
+        "--to",
+        dest="rebuild_to",
+        type=_month_arg,
+        metavar="YYYY-MM",
+        help="last month of the backfill (default: --from)",
+    )
     build.set_defaults(handler=cmd_build)
 
     run = commands.add_parser(
@@ -301,9 +344,7 @@ def make_parser() -> argparse.ArgumentParser:
         description="Run a query on the analysts' snapshot of the marts (marts.duckdb beside "
         "the warehouse) and print a table or CSV. Without a query, an interactive prompt.",
     )
-    sql.add_argument(
-        "query", nargs="?", help="SQL, e.g. \"select * from marts.agency_productivity\""
-    )
+    sql.add_argument("query", nargs="?", help='SQL, e.g. "select * from marts.agency_productivity"')
     sql.add_argument("--csv", action="store_true", help="print CSV instead of a table")
     sql.add_argument("--max-rows", type=int, default=40)
     _add_path_options(sql, raw=False)

@@ -34,14 +34,18 @@ class WarehouseResource(ConfigurableResource):
     def raw_path(self) -> Path:
         return Path(self.raw_dir).resolve()
 
+    @property
+    def spill_dir(self) -> Path:
+        """Where DuckDB writes what does not fit in memory_limit, for this process and dbt."""
+        return self.warehouse_file.parent / "duckdb_tmp"
+
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-write connection, closed on exit so that dbt can open the file next."""
         self.warehouse_file.parent.mkdir(parents=True, exist_ok=True)
-        spill_dir = self.warehouse_file.parent / "duckdb_tmp"
         con = duckdb.connect(
             str(self.warehouse_file),
-            config={"memory_limit": self.memory_limit, "temp_directory": str(spill_dir)},
+            config={"memory_limit": self.memory_limit, "temp_directory": str(self.spill_dir)},
         )
         try:
             yield con

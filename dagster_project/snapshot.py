@@ -15,6 +15,7 @@ import os
 import secrets
 import shutil
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -70,10 +71,97 @@ def _select_list(columns: list[str], key: str, include_names: bool) -> str:
     return ", ".join(selected)
 
 
+# Marts that grow with the worklog: published month by month, as `marts/<mart>/<YYYY-MM>.parquet`
+# beside one table in `marts.duckdb`, so that a build which rebuilt a few months republishes
+# only those (the dbt models with `month_partitioned()`; a test keeps the two lists equal).
+PARTITIONED_MARTS = {"fct_staff_day": "work_date", "worklog_evidence": "work_date"}
+
+# Months the warehouse rebuilt that the snapshot does not show yet; a NULL month: all of them.
+SNAPSHOT_PENDING_DDL = """
+create table if not exists audit.snapshot_pending (
+    month_start date,
+    recorded_at timestamp not null
+)
+"""
+
+
+def queue_snapshot_months(con: duckdb.DuckDBPyConnection, months: list[date] | None) -> None:
+    """Remember what a build rebuilt until a snapshot publishes it (None: everything)."""
+    con.execute("create schema if not exists audit")
+    con.execute(SNAPSHOT_PENDING_DDL)
+    con.execute(
+        "insert into audit.snapshot_pending "
+        "select cast(unnest($months) as date), current_timestamp",
+        {"months": [None] if months is None else months},
+    )
+
+
+def _pending_months(con: duckdb.DuckDBPyConnection) -> list[date] | None:
+    """Rebuilt months not yet published from the attached warehouse (None: everything)."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_catalog = 'warehouse' "
+        "and table_schema = 'audit' and table_name = 'snapshot_pending'"
+    ).fetchone()
+    if not exists or not exists[0]:
+        return None
+    rows = con.execute("select distinct month_start from warehouse.audit.snapshot_pending")
+    months = [month for (month,) in rows.fetchall()]
+    return None if None in months else sorted(months)
+
+
+def _month_filter(column: str, months: list[date]) -> str:
+    if not months:
+        return "false"
+    literals = ", ".join(f"date '{month.isoformat()}'" for month in months)
+    return f"cast(date_trunc('month', {column}) as date) in ({literals})"
+
+
+def _publish_by_month(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    column: str,
+    select_list: str,
+    months: list[date] | None,
+    previous_dir: Path,
+    target_dir: Path,
+) -> None:
+    """Replace the rebuilt months of a partitioned mart (all of it when months is None) in the
+    snapshot table and as one Parquet file per month; unchanged months are hard links."""
+    if months is None:
+        con.execute(
+            f"create or replace table main.{table} as select {select_list} "
+            f"from warehouse.marts.{table}"
+        )
+    else:
+        month_filter = _month_filter(column, months)
+        con.execute(f"delete from main.{table} where {month_filter}")
+        con.execute(
+            f"insert into main.{table} select {select_list} from warehouse.marts.{table} "
+            f"where {month_filter}"
+        )
+    target_dir.mkdir(parents=True)
+    rewritten = {month.strftime("%Y-%m") for month in months} if months is not None else None
+    if rewritten is not None and previous_dir.is_dir():
+        for old in previous_dir.glob("*.parquet"):
+            if old.stem not in rewritten:
+                os.link(old, target_dir / old.name)
+    present = con.execute(
+        f"select distinct strftime({column}, '%Y-%m') from main.{table} order by 1"
+    ).fetchall()
+    for (month,) in present:
+        if rewritten is None or month in rewritten:
+            con.execute(
+                f"copy (select * from main.{table} where strftime({column}, '%Y-%m') = '{month}') "
+                f"to '{target_dir / (month + '.parquet')}' (format parquet)"
+            )
+
+
 def publish_snapshot(warehouse: Path, include_names: bool | None = None) -> dict[str, int]:
     """Copy every table of the warehouse's `marts` schema into a fresh snapshot and swap it in.
 
-    Returns the row count of each published table.
+    After an incremental build only the rebuilt months of the partitioned marts are copied:
+    the new snapshot starts as a copy of the previous one. Returns the row count of each
+    published table.
     """
     if include_names is None:
         include_names = os.environ.get(INCLUDE_NAMES_ENV) == "1"
@@ -84,8 +172,14 @@ def publish_snapshot(warehouse: Path, include_names: bool | None = None) -> dict
     staging_db.unlink(missing_ok=True)
     shutil.rmtree(staging_parquet, ignore_errors=True)
     staging_parquet.mkdir(parents=True)
-
     counts: dict[str, int] = {}
+    with duckdb.connect(":memory:") as probe:
+        probe.execute(f"attach '{warehouse}' as warehouse (read_only)")
+        months = _pending_months(probe)
+        (published_at,) = probe.execute("select current_timestamp").fetchone() or (None,)
+    incremental = months is not None and paths.database.exists() and paths.parquet_dir.is_dir()
+    if incremental:
+        shutil.copyfile(paths.database, staging_db)
     with duckdb.connect(str(staging_db)) as con:
         con.execute(f"attach '{warehouse}' as warehouse (read_only)")
         tables = [
@@ -96,6 +190,13 @@ def publish_snapshot(warehouse: Path, include_names: bool | None = None) -> dict
                 "order by table_name"
             ).fetchall()
         ]
+        published = {
+            name
+            for (name,) in con.execute(
+                "select table_name from information_schema.tables "
+                "where table_catalog = current_database() and table_schema = 'main'"
+            ).fetchall()
+        }
         for table in tables:
             columns = [
                 name
@@ -107,17 +208,27 @@ def publish_snapshot(warehouse: Path, include_names: bool | None = None) -> dict
                 ).fetchall()
             ]
             select_list = _select_list(columns, key, include_names)
-            con.execute(
-                f"create table main.{table} as "
-                f"select {select_list} from warehouse.marts.{table}"
-            )
-            con.execute(
-                f"copy main.{table} to '{staging_parquet / (table + '.parquet')}' "
-                "(format parquet)"
-            )
+            if table in PARTITIONED_MARTS:
+                _publish_by_month(
+                    con,
+                    table,
+                    PARTITIONED_MARTS[table],
+                    select_list,
+                    months if incremental and table in published else None,
+                    paths.parquet_dir / table,
+                    staging_parquet / table,
+                )
+            else:
+                con.execute(
+                    f"create or replace table main.{table} as "
+                    f"select {select_list} from warehouse.marts.{table}"
+                )
+                con.execute(
+                    f"copy main.{table} to '{staging_parquet / (table + '.parquet')}' "
+                    "(format parquet)"
+                )
             (counts[table],) = con.execute(f"select count(*) from main.{table}").fetchone()
         con.execute("detach warehouse")
-
     # Rename, never rewrite in place: open readers keep the previous file until they close it.
     os.replace(staging_db, paths.database)
     retired = paths.parquet_dir.with_name(paths.parquet_dir.name + ".old")
@@ -126,4 +237,8 @@ def publish_snapshot(warehouse: Path, include_names: bool | None = None) -> dict
         os.replace(paths.parquet_dir, retired)
     os.replace(staging_parquet, paths.parquet_dir)
     shutil.rmtree(retired, ignore_errors=True)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema if not exists audit")
+        con.execute(SNAPSHOT_PENDING_DDL)
+        con.execute("delete from audit.snapshot_pending where recorded_at <= ?", [published_at])
     return counts

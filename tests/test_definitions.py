@@ -69,6 +69,16 @@ def test_schedule_and_sensor_are_defined() -> None:
     assert defs.resolve_sensor_def("raw_files_sensor") is not None
 
 
+def test_weekly_full_refresh_asks_dbt_for_a_full_refresh_in_a_valid_config() -> None:
+    from dagster import build_schedule_context, validate_run_config
+
+    schedule = defs.resolve_schedule_def("weekly_full_refresh")
+    request = schedule.evaluate_tick(build_schedule_context()).run_requests[0]
+    # raises when the job does not accept the config
+    validate_run_config(defs.resolve_job_def("build_warehouse"), request.run_config)
+    assert request.run_config["ops"]["kpi_dbt_models"]["config"]["full_refresh"] is True
+
+
 def test_extract_schedules_ask_for_the_previous_period() -> None:
     from datetime import date
 

@@ -3,6 +3,7 @@ build runs."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import time
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 
-from dagster_project.snapshot import publish_snapshot, snapshot_paths
+from dagster_project.snapshot import PARTITIONED_MARTS, publish_snapshot, snapshot_paths
 from tests.conftest import ACCEPTANCE_CASE, KPI, PROJECT_ROOT
 
 PUBLIC_MARTS = {
@@ -42,8 +43,31 @@ def test_build_publishes_every_public_mart_with_pseudonymous_staff(
     assert march_staff == 6
     columns = _columns(paths.database, "staff_productivity")
     assert "staff_key" in columns and "staff_id" not in columns
-    for mart in PUBLIC_MARTS:
+    for mart in PUBLIC_MARTS - set(PARTITIONED_MARTS):
         assert (paths.parquet_dir / f"{mart}.parquet").exists()
+    for mart in PARTITIONED_MARTS:
+        months = sorted(path.name for path in (paths.parquet_dir / mart).iterdir())
+        assert months == ["2025-03.parquet", "2025-04.parquet"]
+        with duckdb.connect(str(paths.database), read_only=True) as con:
+            in_table = con.execute(f"select count(*) from {mart}").fetchone()
+            in_files = con.execute(
+                f"select count(*) from read_parquet('{paths.parquet_dir / mart}/*.parquet')"
+            ).fetchone()
+        assert in_table == in_files
+
+
+def test_partitioned_marts_are_the_month_partitioned_models() -> None:
+    from dagster_project.assets.transformation import dbt_project
+
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    partitioned = {
+        node["name"]: node["config"]["meta"]["month_partition_column"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model"
+        and node["schema"] == "marts"
+        and "month_partition_column" in node["config"].get("meta", {})
+    }
+    assert partitioned == PARTITIONED_MARTS
 
 
 def test_pseudonyms_are_stable_across_publishes(acceptance_warehouse: Path, tmp_path: Path) -> None:

@@ -63,6 +63,11 @@ def build_ingestion_asset(source: str) -> AssetsDefinition:
             mismatches = ledger_mismatches(con, source)
         for message in result.messages:
             context.log.warning(message)
+        if result.failed:
+            raise Failure(
+                description="\n".join(result.failed)
+                + "\n(nothing of these files was loaded; the next build retries them)"
+            )
         progress.report(
             f"raw/{source}: {result.files_loaded} file(s) loaded, "
             f"{result.files_skipped} already loaded, {result.rows_loaded:,} rows, "

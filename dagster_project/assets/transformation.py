@@ -1,13 +1,16 @@
 """dbt: seeds, staging, intermediate models and marts, with dbt tests as asset checks."""
 
-
+import datetime as dt
 import json
 import os
+import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetCheckResult, AssetExecutionContext, Failure, Output
+import duckdb
+from dagster import AssetCheckResult, AssetExecutionContext, Config, Failure, Output
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -15,9 +18,13 @@ from dagster_dbt import (
     DbtProject,
     dbt_assets,
 )
+from pydantic import Field
 
 from dagster_project import progress, settings
+from dagster_project.ingest.changes import clear_pending, months_to_rebuild
+from dagster_project.ingest.load import ensure_raw_tables
 from dagster_project.resources import WRITER_POOL, WarehouseResource, dbt_resource
+from dagster_project.snapshot import queue_snapshot_months
 
 dbt_project = DbtProject(
     project_dir=settings.DBT_PROJECT_DIR,
@@ -84,6 +91,72 @@ def _dbt_errors(invocation_target: Path) -> list[str]:
     return errors
 
 
+class DbtBuildConfig(Config):
+    """How much to rebuild. By default only the months that ingestion changed since the last
+    successful build (audit.pending_months); the Launchpad or `kpi build --from/--to` adds a
+    range of months, `kpi build --full-refresh` rebuilds everything."""
+
+    full_refresh: bool = Field(
+        default=False, description="rebuild every table from scratch (dbt --full-refresh)"
+    )
+    rebuild_from: str | None = Field(
+        default=None, description="first month to rebuild as well, YYYY-MM"
+    )
+    rebuild_to: str | None = Field(
+        default=None, description="last month to rebuild as well, YYYY-MM (default: rebuild_from)"
+    )
+
+
+def _month(value: str, name: str) -> dt.date:
+    try:
+        return dt.datetime.strptime(value, "%Y-%m").date()
+    except ValueError:
+        raise Failure(description=f"{name} must be a month as YYYY-MM, not '{value}'") from None
+
+
+def _extra_range(config: DbtBuildConfig) -> tuple[dt.date, dt.date] | None:
+    if config.rebuild_from is None and config.rebuild_to is None:
+        return None
+    first = _month(config.rebuild_from or config.rebuild_to or "", "rebuild_from")
+    last = _month(config.rebuild_to or config.rebuild_from or "", "rebuild_to")
+    if last < first:
+        raise Failure(description=f"rebuild_to {config.rebuild_to} is before {config.rebuild_from}")
+    return first, last
+
+
+def _has_partitioned_tables(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether every month-partitioned model has a table to add months to."""
+    partitioned = [
+        (node["schema"], node.get("alias") or node["name"])
+        for node in json.loads(dbt_project.manifest_path.read_text())["nodes"].values()
+        if node["resource_type"] == "model"
+        and node["config"].get("meta", {}).get("month_partition_column")
+    ]
+    existing = set(
+        con.execute("SELECT table_schema, table_name FROM information_schema.tables").fetchall()
+    )
+    return all(table in existing for table in partitioned)
+
+
+@dataclass
+class RebuildPlan:
+    dbt_args: list[str]
+    months: list[dt.date] | None  # None: every month
+    covered_delivery: int | None  # the latest queued delivery it covers; None: all
+
+
+def plan_rebuild(con: duckdb.DuckDBPyConnection, config: DbtBuildConfig) -> RebuildPlan:
+    """What this build rebuilds. A first build, or a full refresh, builds every month and
+    covers the whole queue."""
+    if config.full_refresh:
+        return RebuildPlan(["--full-refresh"], None, None)
+    if not _has_partitioned_tables(con):
+        return RebuildPlan([], None, None)
+    months, latest = months_to_rebuild(con, _extra_range(config))
+    months_var = json.dumps({"rebuild_months": [m.isoformat() for m in months]})
+    return RebuildPlan(["--vars", months_var], months, latest)
+
+
 @dbt_assets(
     manifest=ensure_manifest(),
     project=dbt_project,
@@ -93,11 +166,20 @@ def _dbt_errors(invocation_target: Path) -> list[str]:
     pool=WRITER_POOL,
 )
 def kpi_dbt_models(
-    context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+    context: AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: WarehouseResource,
+    config: DbtBuildConfig,
 ) -> Iterator[Any]:
     # dbt runs in a subprocess and finds the warehouse through the profile's env_var.
     os.environ[settings.WAREHOUSE_ENV] = str(warehouse.warehouse_file)
-    invocation = dbt.cli(["build"], context=context, raise_on_error=False)
+    os.environ[settings.DUCKDB_TEMP_DIR_ENV] = str(warehouse.spill_dir)
+    with warehouse.connect() as con:
+        ensure_raw_tables(con)
+        plan = plan_rebuild(con, config)
+    context.log.info(f"dbt build {' '.join(plan.dbt_args) or '(every month)'}")
+    _write_plan(warehouse.warehouse_file, plan.dbt_args)
+    invocation = dbt.cli(["build", *plan.dbt_args], context=context, raise_on_error=False)
     for event in invocation.stream():
         if isinstance(event, Output):
             unique_id = event.metadata.get("unique_id")
@@ -105,10 +187,35 @@ def kpi_dbt_models(
         elif isinstance(event, AssetCheckResult) and not event.passed:
             progress.report(f"dbt test failed: {event.check_name} on {event.asset_key}")
         yield event
+    _keep_run_results(invocation.target_path, warehouse.warehouse_file)
     if not invocation.is_successful():
         failures = _dbt_errors(invocation.target_path)
         raise Failure(
             description="dbt build failed:\n" + ("\n".join(failures) or "see the dbt log"),
             metadata={"dbt_log": str(invocation.target_path / "dbt.log")},
         )
+    with warehouse.connect() as con:
+        con.begin()
+        clear_pending(con, plan.covered_delivery)
+        queue_snapshot_months(con, plan.months)
+        con.commit()
 
+
+def _write_plan(warehouse_file: Path, args: list[str]) -> None:
+    """What this build rebuilds, for `kpi build`'s summary and the benchmark."""
+    if args[:1] == ["--vars"]:
+        plan = {"mode": "months", "months": json.loads(args[1])["rebuild_months"]}
+    else:
+        plan = {"mode": "full_refresh" if args else "first_build", "months": None}
+    logs = warehouse_file.parent / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    (logs / "last_dbt_plan.json").write_text(json.dumps(plan))
+
+
+def _keep_run_results(invocation_target: Path, warehouse_file: Path) -> None:
+    """dbt's timings of the last build beside the warehouse, for `kpi build`'s profile."""
+    run_results = invocation_target / "run_results.json"
+    if run_results.exists():
+        logs = warehouse_file.parent / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(run_results, logs / "last_dbt_run_results.json")

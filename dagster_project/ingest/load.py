@@ -10,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 
+from .changes import PENDING_MONTHS_DDL, record_pending_months
 from .contract import (
     CONTRACT,
     META_COLUMNS,
@@ -93,6 +94,9 @@ class SourceResult:
     rows_loaded: int = 0
     rows_quarantined: int = 0
     messages: list[str] = field(default_factory=list)
+    # files that failed for a reason of the warehouse, not of their content: nothing of them
+    # was committed, and a build must not report success without them
+    failed: list[str] = field(default_factory=list)
 
 
 def raw_table_ddl(source: Source) -> str:
@@ -109,6 +113,7 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(raw_table_ddl(source))
     con.execute(LEDGER_DDL)
     con.execute(QUARANTINE_DDL)
+    con.execute(PENDING_MONTHS_DDL)
 
 
 def _insert_columns(
@@ -349,7 +354,9 @@ def _ingest_file(
         # an unexpected failure on one file must not hide the others; nothing of it was
         # committed, so the file is retried on the next build
         result.files_rejected += 1
-        result.messages.append(f"{rel}: could not be ingested: {type(exc).__name__}: {exc}")
+        message = f"{rel}: could not be ingested: {type(exc).__name__}: {exc}"
+        result.messages.append(message)
+        result.failed.append(message)
     finally:
         con.execute(f"DROP VIEW IF EXISTS {ROWS}")
         for t in (STG, TYPED, KEYS, FAST, SLOW, GAPS, f"{GAPS}_m", RJ_ERR, RJ_SCAN):
@@ -566,7 +573,9 @@ def _write_file(
         dup = con.execute(f"SELECT count(*) FROM {KEYS}").fetchone()
         has_dups = bool(dup and dup[0])
     stored = con.execute(f"SELECT count(*) FROM (SELECT 1 FROM raw.{q(spec.name)} LIMIT 1)")
-    if (stored.fetchone() or (0,))[0]:
+    has_stored = bool((stored.fetchone() or (0,))[0])
+    record_pending_months(con, spec, TYPED, has_stored, did, now)
+    if has_stored:
         key_eq = " AND ".join(f"r.{q(k)} IS NOT DISTINCT FROM n.{q('t_' + k)}" for k in spec.key)
         con.execute(
             f"DELETE FROM raw.{q(spec.name)} r USING (SELECT DISTINCT {key_t} FROM {TYPED} "

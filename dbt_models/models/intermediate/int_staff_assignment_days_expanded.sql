@@ -1,5 +1,7 @@
 -- One row per staff member and calendar day covered by an assignment, with the agency, position
 -- and the position group in force that day (`unknown` when the position has no quota row yet).
+{{ month_partitioned('work_date') }}
+
 with assignments as (
 
     select * from {{ ref('stg_hr__assignments') }}
@@ -9,6 +11,7 @@ with assignments as (
 calendar_days as (
 
     select * from {{ ref('int_calendar_days_classified') }}
+    where {{ in_rebuild_months('calendar_date') }}
 
 ),
 

@@ -1,17 +1,19 @@
 -- The staff-day: one row per staff member and day inside the reporting range that is active
 -- (a working day with an assignment) or carries a live entry. Hours and counts come from live
 -- entries; evidence minutes are kept so that periods can pool the evidence rate.
+{{ month_partitioned('work_date') }}
+
 with assignment_days as (
 
     select * from {{ ref('int_staff_assignment_days_expanded') }}
-    where is_in_reporting_range
+    where is_in_reporting_range and {{ in_rebuild_months('work_date') }}
 
 ),
 
 calendar_days as (
 
     select * from {{ ref('int_calendar_days_classified') }}
-    where is_in_reporting_range
+    where is_in_reporting_range and {{ in_rebuild_months('calendar_date') }}
 
 ),
 
@@ -24,7 +26,7 @@ leave_days as (
 live_entries as (
 
     select * from {{ ref('int_worklog_entries_flagged') }}
-    where is_live
+    where is_live and {{ in_rebuild_months('work_date') }}
 
 ),
 

@@ -2,15 +2,19 @@
 -- the agency, the agency's catalogue row in force gives the norm. Approved entries credit
 -- quantity × norm, submitted ones count as pending. Entries that cannot be resolved credit 0 and
 -- say why (unknown_staff, else no_assignment, else unknown_task).
+{{ month_partitioned('work_date') }}
+
 with entries as (
 
     select * from {{ ref('int_worklog_entries_current') }}
+    where {{ in_rebuild_months('work_date') }}
 
 ),
 
 assignment_days as (
 
     select * from {{ ref('int_staff_assignment_days_expanded') }}
+    where {{ in_rebuild_months('work_date') }}
 
 ),
 

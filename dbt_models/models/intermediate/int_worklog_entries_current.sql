@@ -1,10 +1,24 @@
 -- The current version of each worklog entry: its highest revision; a tie goes to the later
 -- delivery (later delivery, then later row of the file).
+{{ month_partitioned('work_date') }}
+
 with revisions as (
 
     select * from {{ ref('stg_kpi_tool__worklog_revisions') }}
 
 ),
+
+{% if rebuilds_selected_months() -%}
+-- Every revision of an entry with any revision in a rebuilt month, wherever its other
+-- revisions fall: the current version is chosen among all of them.
+touched_entries as (
+
+    select distinct entry_id
+    from revisions
+    where {{ in_rebuild_months('work_date') }}
+
+),
+{%- endif %}
 
 ranked as (
 
@@ -15,6 +29,9 @@ ranked as (
             order by revision desc, delivery_id desc, source_file desc, source_row desc
         ) as version_rank
     from revisions
+    {% if rebuilds_selected_months() -%}
+    where entry_id in (select entry_id from touched_entries)
+    {%- endif %}
 
 ),
 
@@ -37,7 +54,7 @@ current_versions as (
         reviewed_at,
         status in ('approved', 'submitted') as is_live
     from ranked
-    where version_rank = 1
+    where version_rank = 1 and {{ in_rebuild_months('work_date') }}
 
 )
 

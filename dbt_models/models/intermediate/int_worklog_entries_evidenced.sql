@@ -3,9 +3,12 @@
 -- window around work_date; a meeting or field-trip task needs a calendar event of that type
 -- listing the person on that day. Non-live entries keep the catalogue's evidence type and get
 -- no evidence status.
+{{ month_partitioned('work_date') }}
+
 with entries as (
 
     select * from {{ ref('int_worklog_entries_credited') }}
+    where {{ in_rebuild_months('work_date') }}
 
 ),
 

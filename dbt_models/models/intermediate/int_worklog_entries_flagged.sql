@@ -1,8 +1,11 @@
 -- The integrity flags of each live entry (several allowed, none for drafts, rejected and
 -- cancelled entries), one boolean column per flag.
+{{ month_partitioned('work_date') }}
+
 with entries as (
 
     select * from {{ ref('int_worklog_entries_evidenced') }}
+    where {{ in_rebuild_months('work_date') }}
 
 ),
 

@@ -1,6 +1,9 @@
+{{ month_partitioned('work_date') }}
+
 with staff_days as (
 
     select * from {{ ref('int_staff_days_assembled') }}
+    where {{ in_rebuild_months('work_date') }}
 
 )
 

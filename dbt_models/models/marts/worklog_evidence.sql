@@ -1,6 +1,9 @@
+{{ month_partitioned('work_date') }}
+
 with entries as (
 
     select * from {{ ref('int_worklog_entries_flagged') }}
+    where {{ in_rebuild_months('work_date') }}
 
 )
 

@@ -1,0 +1,131 @@
+{#- Month-partitioned incremental models.
+
+    The models whose size grows with the worklog (entries and staff-days) are incremental,
+    partitioned by the month of their date column. A build passes the months to rebuild in
+    the var `rebuild_months` (a list of 'YYYY-MM-01'); the orchestrator derives them from
+    what ingestion changed (audit.pending_months) plus any range asked for. Each such model:
+      - selects only rows of those months (`in_rebuild_months`), reading upstream
+        incremental models through the same filter;
+      - removes those months from its table before inserting them again
+        (`delete_rebuild_months`, a pre-hook), so a month that became empty is emptied too.
+    Without the var (a plain `dbt build`), or on the first build or with --full-refresh, the
+    models compute every month. -#}
+
+{% macro rebuild_months() -%}
+    {{ return(var('rebuild_months', none)) }}
+{%- endmacro %}
+
+{#- True when this run rebuilds selected months of an existing table. -#}
+{% macro rebuilds_selected_months() -%}
+    {#- unit tests have no `this` unless they give one -#}
+    {{ return(rebuild_months() is not none and this is not none and is_incremental()) }}
+{%- endmacro %}
+
+{% macro month_of(date_column) -%}
+    cast({{ dbt.date_trunc('month', date_column) }} as date)
+{%- endmacro %}
+
+{#- A predicate keeping rows whose date falls in a month being rebuilt; true on full builds. -#}
+{% macro in_rebuild_months(date_column) -%}
+    {%- if rebuilds_selected_months() -%}
+        {%- set months = rebuild_months() -%}
+        {%- if months | length == 0 -%}
+            1 = 0
+        {%- else -%}
+            {{ month_of(date_column) }} in (
+                {%- for month in months -%}
+                    cast('{{ month }}' as date){{ ", " if not loop.last }}
+                {%- endfor -%}
+            )
+        {%- endif -%}
+    {%- else -%}
+        1 = 1
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro kpi_incremental_strategy() -%}
+    {{ return(adapter.dispatch('kpi_incremental_strategy', 'kpi_warehouse')()) }}
+{%- endmacro %}
+
+{#- DuckDB: the pre-hook deletes the months, then the new rows are appended, in one
+    transaction. -#}
+{% macro duckdb__kpi_incremental_strategy() -%}
+    {{ return('append') }}
+{%- endmacro %}
+
+{#- Spark: partitions of the rebuilt months are overwritten (dynamic partition overwrite). -#}
+{% macro default__kpi_incremental_strategy() -%}
+    {{ return('insert_overwrite') }}
+{%- endmacro %}
+
+{#- The pre-hook of a month-partitioned model. -#}
+{% macro delete_rebuild_months(date_column) -%}
+    {{ return(adapter.dispatch('delete_rebuild_months', 'kpi_warehouse')(date_column)) }}
+{%- endmacro %}
+
+{% macro duckdb__delete_rebuild_months(date_column) -%}
+    {%- if rebuilds_selected_months() -%}
+        delete from {{ this }} where {{ in_rebuild_months(date_column) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- insert_overwrite replaces whole partitions already; nothing to delete first. -#}
+{% macro default__delete_rebuild_months(date_column) -%}
+{%- endmacro %}
+
+{#- The config shared by every month-partitioned model. -#}
+{% macro month_partitioned(date_column) -%}
+    {{ config(
+        materialized='incremental',
+        incremental_strategy=kpi_incremental_strategy(),
+        partition_by=[date_column] if target.type == 'spark' else none,
+        on_schema_change='fail',
+        pre_hook="{{ delete_rebuild_months('" ~ date_column ~ "') }}",
+        meta={'month_partition_column': date_column},
+    ) }}
+{%- endmacro %}
+
+{#- Data tests of a month-partitioned model check the rebuilt months only: the other months
+    were checked when they were built and have not changed. dbt wraps every test's relation
+    through this macro. -#}
+{% macro default__get_where_subquery(relation) -%}
+    {{ return(kpi_scoped_test_relation(relation)) }}
+{%- endmacro %}
+
+{% macro kpi_scoped_test_relation(relation) -%}
+    {%- set where = config.get('where') -%}
+    {%- set partition_column = none -%}
+    {%- set months = rebuild_months() -%}
+    {%- if months is not none and execute -%}
+        {%- for node in graph.nodes.values()
+            if node.resource_type == 'model'
+            and (node.alias or node.name) | lower == relation.identifier | lower
+            and node.schema | lower == relation.schema | lower -%}
+            {%- set partition_column = node.config.meta.get('month_partition_column') -%}
+            {%- if partition_column -%}
+                {%- set scoped = "(select * from " ~ relation ~ " where " ~ in_rebuild_months_literal(partition_column, months) ~ ") dbt_subquery" -%}
+                {%- if where -%}
+                    {%- set scoped = "(select * from " ~ scoped ~ " where " ~ where ~ ") dbt_subquery" -%}
+                {%- endif -%}
+                {{ return(scoped) }}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- if where -%}
+        {{ return("(select * from " ~ relation ~ " where " ~ where ~ ") dbt_subquery") }}
+    {%- endif -%}
+    {{ return(relation) }}
+{%- endmacro %}
+
+{#- in_rebuild_months outside a model (tests have no is_incremental()). -#}
+{% macro in_rebuild_months_literal(date_column, months) -%}
+    {%- if months | length == 0 -%}
+        1 = 0
+    {%- else -%}
+        {%- set literals = [] -%}
+        {%- for month in months -%}
+            {%- do literals.append("cast('" ~ month ~ "' as date)") -%}
+        {%- endfor -%}
+        {{ month_of(date_column) }} in ({{ literals | join(', ') }})
+    {%- endif -%}
+{%- endmacro %}

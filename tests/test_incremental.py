@@ -1,0 +1,173 @@
+"""Incremental builds: exports delivered in two batches give the acceptance case's marts.
+
+The first batch holds the reference data and most of March; the second brings April, the rest
+of March (late entries of a month already built), a re-sent March entry, the documents and
+the leave. Only the months those files touch are rebuilt, and every number must still equal
+expected.json. A backfill of a range of months, asked for by the CLI, must too.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from dagster_project.snapshot import snapshot_paths
+from tests.conftest import ACCEPTANCE_CASE, run_kpi
+from tests.test_acceptance import EXPECTED, MART_KEYS, _mart_rows, _same
+
+LATE_SOURCES = ("documents", "leave")
+
+
+def _differences(warehouse: Path) -> list[str]:
+    problems = []
+    for mart, keys in MART_KEYS.items():
+        actual = _mart_rows(warehouse, mart)
+        expected = {tuple(row[k] for k in keys): row for row in EXPECTED[mart]}
+        if set(actual) != set(expected):
+            problems.append(
+                f"{mart}: {len(set(expected) - set(actual))} rows missing, "
+                f"{len(set(actual) - set(expected))} extra"
+            )
+            continue
+        problems += [
+            f"{mart} {key} {column}: expected {value!r}, got {actual[key][column]!r}"
+            for key, row in expected.items()
+            for column, value in row.items()
+            if not _same(value, actual[key].get(column))
+        ]
+    return problems
+
+
+def _plan(warehouse: Path) -> dict[str, object]:
+    timings = json.loads((warehouse.parent / "logs" / "build_timings.json").read_text())
+    return timings["dbt_plan"]
+
+
+def _build(raw: Path, warehouse: Path, *extra: str) -> str:
+    result = run_kpi("build", "--raw", str(raw), "--warehouse", str(warehouse), *extra)
+    assert result.returncode == 0, f"kpi build failed:\n{result.stderr[-4000:]}"
+    return result.stderr
+
+
+@pytest.fixture(scope="module")
+def batches(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The acceptance raw data split into a first delivery and the files that come later."""
+    root = tmp_path_factory.mktemp("incremental")
+    raw, later = root / "raw", root / "later"
+    shutil.copytree(ACCEPTANCE_CASE / "raw", raw)
+    for source in LATE_SOURCES:
+        shutil.move(raw / source, later / source)
+
+    worklog = raw / "worklog" / "worklog_1.csv"
+    with worklog.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        fields = list(reader.fieldnames or [])
+        rows = list(reader)
+    march = [row for row in rows if row["work_date"].startswith("2025-03")]
+    april = [row for row in rows if row["work_date"].startswith("2025-04")]
+    assert march and april and len(march) + len(april) == len(rows)
+    late_march = march[-40:]
+    resent = march[:1]  # delivered again, unchanged: it must change nothing
+
+    def write(path: Path, part: list[dict[str, str]]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(part)
+
+    write(worklog, march[:-40])
+    # lexical order is delivery order: the late rows come before worklog_2.csv, which
+    # corrects one of them
+    (later / "worklog").mkdir(parents=True)
+    (raw / "worklog" / "worklog_2.csv").rename(later / "worklog" / "worklog_2.csv")
+    write(later / "worklog" / "worklog_1b_late_march.csv", late_march + resent)
+    write(later / "worklog" / "worklog_1c_april.csv", april)
+    return raw, later
+
+
+@pytest.fixture(scope="module")
+def incremental_warehouse(
+    batches: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, str]:
+    raw, later = batches
+    warehouse = tmp_path_factory.mktemp("incremental-wh") / "warehouse.duckdb"
+    _build(raw, warehouse)
+    assert _plan(warehouse) == {"mode": "first_build", "months": None}
+
+    for path in sorted(later.rglob("*.csv")):
+        target = raw / path.relative_to(later)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+    summary = _build(raw, warehouse)
+    return warehouse, summary
+
+
+def test_second_delivery_rebuilds_only_the_months_it_touches(
+    incremental_warehouse: tuple[Path, str],
+) -> None:
+    warehouse, summary = incremental_warehouse
+    plan = _plan(warehouse)
+    assert plan["mode"] == "months"
+    # March and April carry the new entries and the leave. A document is evidence for
+    # entries from 30 days before it to 7 days after it: those issued 2025-02-27 to
+    # 2025-04-29 reach back into January and on into May (both without entries).
+    assert plan["months"] == [f"2025-0{m}-01" for m in range(1, 6)]
+    assert "rebuilt months: 2025-01, 2025-02, 2025-03, 2025-04, 2025-05" in summary
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("select count(*) from audit.pending_months").fetchone() == (0,)
+
+
+def test_incremental_build_gives_the_expected_marts(
+    incremental_warehouse: tuple[Path, str],
+) -> None:
+    warehouse, _ = incremental_warehouse
+    differences = _differences(warehouse)
+    assert not differences, f"{len(differences)} differences:\n" + "\n".join(differences[:30])
+
+
+def test_nothing_new_rebuilds_nothing_and_a_backfill_rebuilds_its_range(
+    batches: tuple[Path, Path], incremental_warehouse: tuple[Path, str]
+) -> None:
+    raw, _ = batches
+    warehouse, _ = incremental_warehouse
+    summary = _build(raw, warehouse)
+    assert _plan(warehouse) == {"mode": "months", "months": []}
+    assert "rebuilt months: none" in summary
+
+    with duckdb.connect(str(warehouse)) as con:
+        # damage that only recomputing April from the raw tables repairs
+        damaged = con.execute(
+            "update marts.fct_staff_day set credited_hours = credited_hours + 100 "
+            "where work_date = date '2025-04-15'"
+        ).fetchone()
+        assert damaged and damaged[0] > 0
+    _build(raw, warehouse, "--from", "2025-04", "--to", "2025-04")
+    assert _plan(warehouse) == {"mode": "months", "months": ["2025-04-01"]}
+    differences = _differences(warehouse)
+    assert not differences, f"{len(differences)} differences:\n" + "\n".join(differences[:30])
+    # the analysts' snapshot republished April too, in its table and its Parquet file
+    paths = snapshot_paths(warehouse)
+    totals = "select count(*), round(sum(credited_hours), 6) from {}"
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        expected_totals = con.execute(totals.format("marts.fct_staff_day")).fetchone()
+    with duckdb.connect(str(paths.database), read_only=True) as con:
+        assert con.execute(totals.format("fct_staff_day")).fetchone() == expected_totals
+        files = f"read_parquet('{paths.parquet_dir / 'fct_staff_day'}/*.parquet')"
+        assert con.execute(totals.format(files)).fetchone() == expected_totals
+
+
+def test_build_rejects_a_backfill_that_is_not_a_month_range(tmp_path: Path) -> None:
+    result = run_kpi("build", "--from", "2025-13", "--warehouse", str(tmp_path / "w.duckdb"))
+    assert result.returncode == 2
+    assert "'2025-13' is not a month as YYYY-MM" in result.stderr
+    result = run_kpi("build", "--from", "2025-05", "--to", "2025-03")
+    assert result.returncode == 2
+    assert "--to 2025-03 is before --from 2025-05" in result.stderr
+    result = run_kpi("build", "--full-refresh", "--from", "2025-05")
+    assert result.returncode == 2
