@@ -74,7 +74,11 @@ def _select_list(columns: list[str], key: str, include_names: bool) -> str:
 # Marts that grow with the worklog: published month by month, as `marts/<mart>/<YYYY-MM>.parquet`
 # beside one table in `marts.duckdb`, so that a build which rebuilt a few months republishes
 # only those (the dbt models with `month_partitioned()`; a test keeps the two lists equal).
-PARTITIONED_MARTS = {"fct_staff_day": "work_date", "worklog_evidence": "work_date"}
+PARTITIONED_MARTS = {
+    "declaration_patterns": "period_start",
+    "fct_staff_day": "work_date",
+    "worklog_evidence": "work_date",
+}
 
 # Months the warehouse rebuilt that the snapshot does not show yet; a NULL month: all of them.
 SNAPSHOT_PENDING_DDL = """

@@ -35,10 +35,8 @@ assignment_days as (
     from assignments
     inner join calendar_days
         on calendar_days.calendar_date >= assignments.assignment_start
-        and (
-            assignments.assignment_end is null
-            or calendar_days.calendar_date <= assignments.assignment_end
-        )
+        and calendar_days.calendar_date
+            <= coalesce(assignments.assignment_end, cast('9999-12-31' as date))
 
 ),
 
@@ -59,7 +57,8 @@ with_position_group as (
         on assignment_days.agency_code = positions.agency_code
         and assignment_days.position_code = positions.position_code
         and assignment_days.work_date >= positions.valid_from
-        and (positions.valid_until is null or assignment_days.work_date < positions.valid_until)
+        -- no OR in a join condition: it would turn the hash join into a nested loop
+        and assignment_days.work_date < coalesce(positions.valid_until, cast('9999-12-31' as date))
 
 )
 

@@ -51,7 +51,8 @@ resolved as (
         and entries.task_code = tasks.task_code
         and coalesce(entries.stage_code, '') = tasks.stage_key
         and entries.work_date >= tasks.valid_from
-        and (tasks.valid_until is null or entries.work_date < tasks.valid_until)
+        -- no OR in a join condition: it would turn the hash join into a nested loop
+        and entries.work_date < coalesce(tasks.valid_until, cast('9999-12-31' as date))
 
 ),
 

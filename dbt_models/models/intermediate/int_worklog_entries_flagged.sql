@@ -21,24 +21,76 @@ leave_days as (
 
 ),
 
-live_entry_signals as (
+live_entries as (
 
     select
         entry_id,
-        count(*) over (
-            partition by
-                staff_id,
-                work_date,
-                task_code,
-                coalesce(stage_code, ''),
-                quantity,
-                {{ normalize_text('description') }}
-        ) as identical_live_entries,
-        sum(coalesce(declared_minutes, 0)) over (
-            partition by staff_id, work_date
-        ) as staff_day_declared_minutes
+        staff_id,
+        work_date,
+        task_code,
+        coalesce(stage_code, '') as stage_key,
+        quantity,
+        description,
+        declared_minutes
     from entries
     where is_live
+
+),
+
+-- Identical entries share person, day, task, stage and quantity first: only those groups need
+-- their descriptions normalised and compared, which spares that cost on nearly every entry.
+same_task_groups as (
+
+    select staff_id, work_date, task_code, stage_key, quantity
+    from live_entries
+    group by staff_id, work_date, task_code, stage_key, quantity
+    having count(*) > 1
+
+),
+
+duplicate_candidates as (
+
+    select
+        live_entries.entry_id,
+        live_entries.staff_id,
+        live_entries.work_date,
+        live_entries.task_code,
+        live_entries.stage_key,
+        live_entries.quantity,
+        {{ normalize_text('live_entries.description') }} as description_key
+    from live_entries
+    inner join same_task_groups
+        on live_entries.staff_id = same_task_groups.staff_id
+        and live_entries.work_date = same_task_groups.work_date
+        and live_entries.task_code = same_task_groups.task_code
+        and live_entries.stage_key = same_task_groups.stage_key
+        and live_entries.quantity = same_task_groups.quantity
+
+),
+
+duplicate_suspects as (
+
+    select entry_id
+    from (
+        select
+            entry_id,
+            count(*) over (
+                partition by staff_id, work_date, task_code, stage_key, quantity, description_key
+            ) as identical_live_entries
+        from duplicate_candidates
+    ) as counted
+    where identical_live_entries > 1
+
+),
+
+staff_day_declarations as (
+
+    select
+        staff_id,
+        work_date,
+        sum(coalesce(declared_minutes, 0)) as staff_day_declared_minutes
+    from live_entries
+    group by staff_id, work_date
 
 ),
 
@@ -59,10 +111,9 @@ flagged as (
                 > {{ dbt.dateadd('day', var('late_submission_days'), 'entries.work_date') }},
             false
         ) as is_late_submission,
-        entries.is_live and coalesce(live_entry_signals.identical_live_entries > 1, false)
-            as is_duplicate_suspect,
+        entries.is_live and duplicate_suspects.entry_id is not null as is_duplicate_suspect,
         entries.is_live and coalesce(
-            live_entry_signals.staff_day_declared_minutes
+            staff_day_declarations.staff_day_declared_minutes
                 > {{ var('implausible_day_hours') }} * 60,
             false
         ) as is_implausible_day
@@ -72,8 +123,11 @@ flagged as (
     left join leave_days
         on entries.staff_id = leave_days.staff_id
         and entries.work_date = leave_days.leave_date
-    left join live_entry_signals
-        on entries.entry_id = live_entry_signals.entry_id
+    left join duplicate_suspects
+        on entries.entry_id = duplicate_suspects.entry_id
+    left join staff_day_declarations
+        on entries.staff_id = staff_day_declarations.staff_id
+        and entries.work_date = staff_day_declarations.work_date
 
 ),
 

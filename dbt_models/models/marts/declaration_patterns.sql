@@ -18,9 +18,18 @@
 {%- set repeated_threshold = var('repeated_description_share_threshold', 0.8) %}
 {%- set bulk_threshold = var('bulk_submission_share_threshold', 0.5) %}
 
+{{ month_partitioned('period_start') }}
+
 with reporting_range as (
 
     select * from {{ ref('int_reporting_range_derived') }}
+
+),
+
+all_live_entries as (
+
+    select * from {{ ref('int_worklog_entries_flagged') }}
+    where is_live
 
 ),
 
@@ -35,21 +44,32 @@ live_entries as (
         {{ normalize_text('description') }} as description_key,
         submitted_at,
         cast(submitted_at as date) as submission_date
-    from {{ ref('int_worklog_entries_credited') }}
-    where is_live
+    from all_live_entries
+    where {{ in_rebuild_months('work_date') }}
 
 ),
 
--- Batches are taken over all live entries of the person, whatever the work month.
+-- Batches are taken over all live entries of the person, whatever the work month; only the
+-- batches of the entries being built are needed.
+batch_keys as (
+
+    select distinct staff_id, submission_date
+    from live_entries
+    where submission_date is not null
+
+),
+
 submission_batches as (
 
     select
-        staff_id,
-        submission_date,
-        count(distinct work_date) as batch_work_days
-    from live_entries
-    where submission_date is not null
-    group by staff_id, submission_date
+        all_live_entries.staff_id,
+        cast(all_live_entries.submitted_at as date) as submission_date,
+        count(distinct all_live_entries.work_date) as batch_work_days
+    from all_live_entries
+    inner join batch_keys
+        on all_live_entries.staff_id = batch_keys.staff_id
+        and cast(all_live_entries.submitted_at as date) = batch_keys.submission_date
+    group by all_live_entries.staff_id, cast(all_live_entries.submitted_at as date)
 
 ),
 
@@ -80,14 +100,7 @@ entries_classified as (
             entries_in_range.submission_lag_days > {{ bulk_days }}
             and entries_in_range.batch_work_days >= {{ bulk_min_days }},
             false
-        ) as is_bulk_late,
-        row_number() over (
-            partition by
-                entries_in_range.staff_id,
-                entries_in_range.month_start,
-                entries_in_range.description_key
-            order by entries_in_range.work_date, entries_in_range.entry_id
-        ) as description_occurrence
+        ) as is_bulk_late
     from entries_in_range
 
 ),
@@ -139,7 +152,8 @@ entries_per_month as (
         staff_id,
         month_start,
         count(*) as live_entry_count,
-        sum(case when description_occurrence > 1 then 1 else 0 end) as repeated_description_entries,
+        -- every entry after the first with the same description repeats one
+        count(*) - count(distinct description_key) as repeated_description_entries,
         count(distinct description_key) as distinct_description_count,
         sum(case when submission_date is not null then 1 else 0 end) as submitted_entry_count,
         sum(case when is_late then 1 else 0 end) as late_entry_count,

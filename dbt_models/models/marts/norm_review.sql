@@ -67,7 +67,8 @@ entries_per_norm as (
         and tasks.task_code = approved_entries.task_code
         and tasks.stage_key = approved_entries.stage_key
         and approved_entries.work_date >= tasks.valid_from
-        and (tasks.valid_until is null or approved_entries.work_date < tasks.valid_until)
+        -- no OR in a join condition: it would turn the hash join into a nested loop
+        and approved_entries.work_date < coalesce(tasks.valid_until, cast('9999-12-31' as date))
     group by tasks.agency_code, tasks.task_code, tasks.stage_key, tasks.valid_from
 
 ),
