@@ -36,3 +36,15 @@ ui: $(STAMP)
 
 clean:
 	rm -rf data dbt_models/target dbt_models/logs
+
+# Build benchmark (issue 7, bench/README.md): not run by CI. `bench` generates a province-scale
+# year on first use (about 20 min, reused afterwards) and takes an hour or more; `bench-small`
+# runs the same comparison on about 2 million worklog rows in minutes.
+.PHONY: bench bench-small
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_build.py --scale 30 --months 3,12
+
+bench-small: $(STAMP)
+	$(BIN)/python bench/bench_build.py --scale 1.8 --months 3,12 \
+		--out bench/RESULTS-small.md --json bench/results-small.json
