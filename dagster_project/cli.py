@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dagster_project import settings
+from dagster_project.engines import ENGINES
 
 if TYPE_CHECKING:
     import duckdb
@@ -40,13 +41,26 @@ def _add_path_options(parser: argparse.ArgumentParser, raw: bool = True) -> None
     )
 
 
-def _build(raw: Path | None, warehouse: Path | None) -> int:
+def _build(raw: Path | None, warehouse: Path | None, engine: str = "duckdb") -> int:
     from dagster_project.build import run_build
 
     raw_dir, warehouse_file = settings.use_paths(raw, warehouse)
-    print(f"Building {warehouse_file} from {raw_dir}", file=sys.stderr)
-    outcome = run_build(raw_dir, warehouse_file)
+    if engine == "spark":
+        from dagster_project.engines.spark import missing_requirements
+
+        if problem := missing_requirements():
+            print(f"Cannot build on Spark: {problem}", file=sys.stderr)
+            return 2
+    on = " on Spark" if engine == "spark" else ""
+    print(f"Building {warehouse_file}{on} from {raw_dir}", file=sys.stderr)
+    outcome = run_build(raw_dir, warehouse_file, engine)
     if outcome.success:
+        if engine == "spark":
+            from dagster_project.engines.spark import spark_paths
+
+            marts = spark_paths(warehouse_file).warehouse
+            print(f"Build succeeded: Spark tables in {marts}", file=sys.stderr)
+            return 0
         print(f"Build succeeded: {warehouse_file}", file=sys.stderr)
         return 0
     print("Build failed:", file=sys.stderr)
@@ -58,7 +72,7 @@ def _build(raw: Path | None, warehouse: Path | None) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    return _build(args.raw, args.warehouse)
+    return _build(args.raw, args.warehouse, args.engine)
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -263,6 +277,13 @@ def make_parser() -> argparse.ArgumentParser:
         "(seeds, models, tests). Exits non-zero naming the failing asset and the reason.",
     )
     _add_path_options(build)
+    build.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="duckdb",
+        help="where the dbt models run: duckdb (default), or Apache Spark through dbt-spark "
+        "(install extra `spark`; raw.* exported to Parquet beside the warehouse, in spark/)",
+    )
     build.set_defaults(handler=cmd_build)
 
     run = commands.add_parser(

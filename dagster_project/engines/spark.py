@@ -89,6 +89,18 @@ def use_spark(warehouse_file: Path) -> SparkPaths:
     return paths
 
 
+def missing_requirements() -> str | None:
+    """Why this machine cannot run the Spark engine, or None: the extra and a Java runtime."""
+    import importlib.util
+
+    for module in ("pyspark", "dbt.adapters.spark"):
+        if importlib.util.find_spec(module) is None:
+            return f"{module} is not installed; install the extra: pip install -e '.[spark]'"
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        return "no Java runtime (Spark needs Java 17): put java on the PATH or set JAVA_HOME"
+    return None
+
+
 def _export_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     """The select list of the export: every column of raw.<table>, free text in NFC.
 
