@@ -81,10 +81,11 @@ def duckdb_table(
 
 
 def parquet_table(table_dir: Path) -> tuple[list[str], list[dict[str, Any]]]:
-    """Columns and rows of a table that Spark wrote as Parquet files in one folder."""
-    files = str(table_dir / "*.parquet").replace("'", "''")
+    """Columns and rows of a table that Spark wrote as Parquet files in one folder (in
+    `column=value/` sub-folders when the table is partitioned)."""
+    files = str(table_dir / "**" / "*.parquet").replace("'", "''")
     with duckdb.connect() as con:
-        cursor = con.execute(f"select * from read_parquet('{files}')")
+        cursor = con.execute(f"select * from read_parquet('{files}', hive_partitioning = true)")
         columns = [d[0] for d in cursor.description]
         return columns, _rows(cursor)
 

@@ -50,6 +50,7 @@ JOB_NAME = "build_warehouse_spark"
 # dbt's profile reads these (dbt_models/profiles.yml, target `spark`).
 SPARK_DIR_ENV = "KPI_SPARK_DIR"
 SPARK_RAW_DIR_ENV = "KPI_SPARK_RAW_DIR"
+SPARK_LOG4J_ENV = "KPI_SPARK_LOG4J"
 # Every asset key of the Spark build starts with this, so that its runs and the DuckDB
 # engine's share one Dagster instance without mixing their materialisations.
 KEY_PREFIX = "spark"
@@ -86,6 +87,7 @@ def use_spark(warehouse_file: Path) -> SparkPaths:
     paths.root.mkdir(parents=True, exist_ok=True)
     os.environ[SPARK_DIR_ENV] = str(paths.root)
     os.environ[SPARK_RAW_DIR_ENV] = str(paths.raw)
+    os.environ[SPARK_LOG4J_ENV] = str(settings.DBT_PROJECT_DIR / "spark-log4j2.properties")
     return paths
 
 
