@@ -45,7 +45,10 @@ from dagster_project import progress, settings
 from dagster_project.ingest import CONTRACT, SOURCES
 from dagster_project.resources import WRITER_POOL, WarehouseResource, warehouse_resource
 
+# The dbt target of the Spark build: `spark` (local mode) unless KPI_SPARK_TARGET names another
+# target of type spark, e.g. a cluster's thrift target.
 DBT_TARGET = "spark"
+DBT_TARGET_ENV = "KPI_SPARK_TARGET"
 JOB_NAME = "build_warehouse_spark"
 # dbt's profile reads these (dbt_models/profiles.yml, target `spark`).
 SPARK_DIR_ENV = "KPI_SPARK_DIR"
@@ -249,7 +252,7 @@ def spark_dbt_resource() -> DbtCliResource:
     return DbtCliResource(
         project_dir=str(settings.DBT_PROJECT_DIR),
         profiles_dir=str(settings.DBT_PROJECT_DIR),
-        target=DBT_TARGET,
+        target=os.environ.get(DBT_TARGET_ENV) or DBT_TARGET,
         dbt_executable=str(Path(sys.executable).parent / "dbt"),
     )
 
