@@ -66,3 +66,24 @@ def test_a_new_export_replaces_the_folder_whole(tmp_path: Path) -> None:
     assert rows == []
     assert sorted(p.name for p in out.iterdir()) == sorted(SOURCES)
     assert [p.name for p in (out / "worklog").iterdir()] == ["part-00000.parquet"]
+
+
+def test_spark_definitions_read_the_export() -> None:
+    """The Spark build's graph: raw/<source> → spark/raw/<source> (Parquet) → spark/staging."""
+    from dagster import AssetKey
+
+    from dagster_project.engines.spark import JOB_NAME, spark_definitions
+
+    defs = spark_definitions()
+    graph = defs.resolve_asset_graph()
+    keys = graph.get_all_asset_keys()
+    for source in SOURCES:
+        export = AssetKey(["spark", "raw", source])
+        assert set(graph.get(export).parent_keys) == {AssetKey(["raw", source])}
+    staging = {key for key in keys if key.path[-1].startswith("stg_")}
+    assert {key.path[0] for key in staging} == {"spark"}
+    parents = {parent for key in staging for parent in graph.get(key).parent_keys}
+    assert parents == {AssetKey(["spark", "raw", source]) for source in SOURCES}
+    assert AssetKey(["spark", "marts", "fct_staff_day"]) in keys
+    assert {key.asset_key.path[0] for key in graph.asset_check_keys} >= {"spark"}
+    assert defs.resolve_job_def(JOB_NAME) is not None
