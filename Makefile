@@ -3,11 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SPARK_STAMP := $(VENV)/.installed-spark
 
 RAW_DIR ?= raw
 WAREHOUSE ?= data/warehouse.duckdb
 
-.PHONY: run test install lint build generate ui clean
+.PHONY: run test test-spark install lint build generate ui clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +24,15 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check dagster_project tests
 	$(BIN)/pytest
+
+# The extra `spark` (dbt-spark, pyspark) on top of the dev install; Spark needs Java 17.
+$(SPARK_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,spark]'
+	touch $(SPARK_STAMP)
+
+# The acceptance case built on Apache Spark (local mode): marts equal expected.json and DuckDB's.
+test-spark: $(SPARK_STAMP)
+	$(BIN)/pytest -m spark tests/test_spark.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check dagster_project tests

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dagster_project import settings
+from dagster_project.engines import ENGINES
 
 if TYPE_CHECKING:
     import duckdb
@@ -45,14 +46,28 @@ def _build(
     warehouse: Path | None,
     full_refresh: bool = False,
     rebuild: tuple[str | None, str | None] = (None, None),
+    engine: str = "duckdb",
 ) -> int:
     from dagster_project.build import BuildScope, run_build
 
     raw_dir, warehouse_file = settings.use_paths(raw, warehouse)
-    print(f"Building {warehouse_file} from {raw_dir}", file=sys.stderr)
+    if engine == "spark":
+        from dagster_project.engines.spark import missing_requirements
+
+        if problem := missing_requirements():
+            print(f"Cannot build on Spark: {problem}", file=sys.stderr)
+            return 2
+    on = " on Spark" if engine == "spark" else ""
+    print(f"Building {warehouse_file}{on} from {raw_dir}", file=sys.stderr)
     scope = BuildScope(full_refresh=full_refresh, rebuild_from=rebuild[0], rebuild_to=rebuild[1])
-    outcome = run_build(raw_dir, warehouse_file, scope)
+    outcome = run_build(raw_dir, warehouse_file, scope, engine)
     if outcome.success:
+        if engine == "spark":
+            from dagster_project.engines.spark import spark_paths
+
+            marts = spark_paths(warehouse_file).warehouse
+            print(f"Build succeeded: Spark tables in {marts}", file=sys.stderr)
+            return 0
         print(f"Build succeeded: {warehouse_file} ({outcome.summary})", file=sys.stderr)
         return 0
     print("Build failed:", file=sys.stderr)
@@ -78,7 +93,19 @@ def cmd_build(args: argparse.Namespace) -> int:
     if args.rebuild_from and args.rebuild_to and args.rebuild_to < args.rebuild_from:
         print(f"--to {args.rebuild_to} is before --from {args.rebuild_from}", file=sys.stderr)
         return 2
-    return _build(args.raw, args.warehouse, args.full_refresh, (args.rebuild_from, args.rebuild_to))
+    if args.engine == "spark" and (args.full_refresh or args.rebuild_from or args.rebuild_to):
+        print(
+            "--engine spark always rebuilds every month: leave out --full-refresh, --from and --to",
+            file=sys.stderr,
+        )
+        return 2
+    return _build(
+        args.raw,
+        args.warehouse,
+        args.full_refresh,
+        (args.rebuild_from, args.rebuild_to),
+        args.engine,
+    )
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -305,6 +332,13 @@ def make_parser() -> argparse.ArgumentParser:
         type=_month_arg,
         metavar="YYYY-MM",
         help="last month of the backfill (default: --from)",
+    )
+    build.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="duckdb",
+        help="where the dbt models run: duckdb (default), or Apache Spark through dbt-spark "
+        "(install extra `spark`; raw.* exported to Parquet beside the warehouse, in spark/)",
     )
     build.set_defaults(handler=cmd_build)
 

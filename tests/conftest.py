@@ -15,7 +15,9 @@ ACCEPTANCE_CASE = TESTS_DIR / "fixtures" / "case-a"
 KPI = str(Path(sys.executable).parent / "kpi")
 
 
-def run_kpi(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_kpi(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 900
+) -> subprocess.CompletedProcess[str]:
     """Run the `kpi` CLI as a user would, in its own process."""
     return subprocess.run(
         [KPI, *args],
@@ -23,7 +25,7 @@ def run_kpi(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
         env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=timeout,
     )
 
 

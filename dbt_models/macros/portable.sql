@@ -1,5 +1,5 @@
-{#- Engine-specific SQL lives only here, behind adapter.dispatch, so that every model runs
-    unchanged on DuckDB and (later) Apache Spark. -#}
+{#- Engine-specific SQL lives here and in spark_compat.sql, behind adapter.dispatch, so that
+    every model runs unchanged on DuckDB (duckdb__) and Apache Spark (default__, dbt-spark). -#}
 
 {#- ISO day of week (1 = Monday .. 7 = Sunday), from day arithmetic alone so no engine's
     day-numbering convention leaks in. 2000-01-03 was a Monday. -#}
@@ -8,7 +8,8 @@
 {%- endmacro %}
 
 {#- Text compared as people read it: NFC, lower case, white-space runs collapsed, trimmed;
-    null counts as empty. -#}
+    null counts as empty. Spark SQL has no Unicode normalisation: on Spark the text arrives in
+    NFC already (the Parquet export of raw.* writes it so). -#}
 {% macro normalize_text(expr) -%}
     {{ return(adapter.dispatch('normalize_text', 'kpi_warehouse')(expr)) }}
 {%- endmacro %}

@@ -11,7 +11,7 @@ with live_entries as (
         sum(pending_minutes) / 60.0 as pending_hours,
         sum(coalesce(declared_minutes, 0)) / 60.0 as declared_hours,
         count(*) as entry_count,
-        sum(case when len(flags) > 0 then 1 else 0 end) as flagged_entry_count
+        sum(case when {{ array_size('flags') }} > 0 then 1 else 0 end) as flagged_entry_count
     from {{ ref('worklog_evidence') }}
     where status in ('approved', 'submitted')
       and work_date between (select range_start from {{ ref('int_reporting_range_derived') }})
