@@ -49,7 +49,7 @@ clean:
 
 # Build benchmark (issue 7, bench/README.md): not run by CI. `bench` generates a province-scale
 # year on first use (about 20 min, reused afterwards) and takes an hour or more; `bench-small`
-# runs the same comparison on about 2 million worklog rows in minutes.
+# runs the same comparison on about 2 million worklog rows (15-20 min on 2 cores).
 .PHONY: bench bench-small
 
 bench: $(STAMP)
