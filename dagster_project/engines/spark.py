@@ -228,7 +228,10 @@ def _spark_dbt_assets() -> Any:
         context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
     ) -> Iterator[Any]:
         use_spark(warehouse.warehouse_file)
-        invocation = dbt.cli(["build"], context=context, raise_on_error=False)
+        # The Spark build rebuilds every month (no months to rebuild are planned for it):
+        # --full-refresh makes that a plain create-table-as-select, so a month that lost all
+        # its rows is not left behind in its partition.
+        invocation = dbt.cli(["build", "--full-refresh"], context=context, raise_on_error=False)
         for event in invocation.stream():
             if isinstance(event, Output):
                 unique_id = event.metadata.get("unique_id")
