@@ -26,14 +26,8 @@ with reporting_range as (
 
 ),
 
+-- only the columns used below: a CTE read twice is materialised, so its width counts
 all_live_entries as (
-
-    select * from {{ ref('int_worklog_entries_flagged') }}
-    where is_live
-
-),
-
-live_entries as (
 
     select
         entry_id,
@@ -41,11 +35,46 @@ live_entries as (
         agency_code,
         work_date,
         declared_minutes,
-        {{ normalize_text('description') }} as description_key,
-        submitted_at,
-        cast(submitted_at as date) as submission_date
+        description,
+        submitted_at
+    from {{ ref('int_worklog_entries_flagged') }}
+    where is_live
+
+),
+
+entries_in_months as (
+
+    select *
     from all_live_entries
     where {{ in_rebuild_months('work_date') }}
+
+),
+
+-- Normalised once per distinct description: descriptions repeat (a few thousand distinct
+-- ones in two million entries), and normalising is the costly part of this model.
+description_keys as (
+
+    select
+        description,
+        {{ normalize_text('description') }} as description_key
+    from (select distinct description from entries_in_months) as distinct_descriptions
+
+),
+
+live_entries as (
+
+    select
+        entries_in_months.entry_id,
+        entries_in_months.staff_id,
+        entries_in_months.agency_code,
+        entries_in_months.work_date,
+        entries_in_months.declared_minutes,
+        coalesce(description_keys.description_key, '') as description_key,
+        entries_in_months.submitted_at,
+        cast(entries_in_months.submitted_at as date) as submission_date
+    from entries_in_months
+    left join description_keys
+        on entries_in_months.description = description_keys.description
 
 ),
 

@@ -1,0 +1,114 @@
+"""Dagster's SQLite event log, without the cost of a new database connection per event.
+
+A build records a few thousand events (every dbt test is an asset check: planned, evaluated,
+output). Dagster's `SqliteEventLogStorage` creates an SQLAlchemy engine and a new SQLite
+connection for each of them, commits with a full fsync, and closes the connection, which
+checkpoints the write-ahead log. Profiling `kpi build` put that at about 12 s of a 86 s build.
+
+This storage keeps one engine per database file (a few, least recently used first out) with
+open connections, and commits with `synchronous=NORMAL`, SQLite's recommended setting in WAL
+mode: a commit is atomic and the file stays consistent; a power cut may lose the last events.
+The UI follows a live run by watching the run's database file for changes, which now happen
+at WAL checkpoints only, so the file's time stamp is touched after every write instead.
+"""
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as db
+from dagster import Field, StringSource
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+from dagster._core.storage.sql import create_engine
+from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
+from dagster._serdes import ConfigurableClassData
+from sqlalchemy.engine import Connection, Engine
+
+# the index shard and the runs being written or read at the same time
+_MAX_OPEN_ENGINES = 8
+
+
+def _default_base_dir() -> str:
+    # where Dagster's default local instance keeps the run-sharded event logs
+    return os.path.join(os.environ["DAGSTER_HOME"], "history", "runs")
+
+
+class PooledSqliteEventLogStorage(SqliteEventLogStorage):
+    """`SqliteEventLogStorage` with pooled connections and WAL-mode commits (module doc)."""
+
+    def __init__(self, base_dir: str | None = None, inst_data: ConfigurableClassData | None = None):
+        self._engines: OrderedDict[str, Engine] = OrderedDict()
+        self._engines_lock = threading.Lock()
+        super().__init__(base_dir or _default_base_dir(), inst_data)
+
+    @classmethod
+    def config_type(cls) -> dict[str, Field]:
+        return {"base_dir": Field(StringSource, is_required=False)}
+
+    @classmethod
+    def from_config_value(
+        cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
+    ) -> "PooledSqliteEventLogStorage":
+        return cls(inst_data=inst_data, **config_value)
+
+    def _engine_for(self, shard: str) -> Engine:
+        with self._engines_lock:
+            engine = self._engines.get(shard)
+            if engine is not None:
+                self._engines.move_to_end(shard)
+                return engine
+            engine = create_engine(
+                self.conn_string_for_shard(shard),
+                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
+                pool_size=2,
+                max_overflow=4,
+            )
+            db.event.listen(engine, "connect", _relax_sync)
+            self._engines[shard] = engine
+            while len(self._engines) > _MAX_OPEN_ENGINES:
+                _, oldest = self._engines.popitem(last=False)
+                oldest.dispose()
+            return engine
+
+    @contextmanager
+    def _connect(self, shard: str) -> Iterator[Connection]:
+        with self._db_lock:
+            engine = self._engine_for(shard)
+            if shard not in self._initialized_dbs:
+                self._initdb(engine)
+                self._initialized_dbs.add(shard)
+            with engine.connect() as conn:
+                sqlite_conn = conn.connection.dbapi_connection
+                changes_before = sqlite_conn.total_changes
+                with conn.begin():
+                    yield conn
+                # reads must not touch the file: the UI reads when it changes
+                wrote = sqlite_conn.total_changes != changes_before
+            if wrote:
+                path = self.path_for_shard(shard)
+                if os.path.exists(path):
+                    os.utime(path)
+
+    def _dispose_engines(self) -> None:
+        with self._engines_lock:
+            for engine in self._engines.values():
+                engine.dispose()
+            self._engines.clear()
+
+    def wipe(self) -> None:
+        # the files are deleted: no open connection may keep them alive
+        self._dispose_engines()
+        super().wipe()
+
+    def dispose(self) -> None:
+        self._dispose_engines()
+        super().dispose()
+
+
+def _relax_sync(dbapi_connection: Any, _record: object) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
