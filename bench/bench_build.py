@@ -1103,8 +1103,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, default=BENCH / "results.json")
     parser.add_argument(
         "--memory-limit",
-        default="6GB",
-        help="the reference's DuckDB memory_limit (the build's default: 6GB)",
+        default="4GB",
+        help="the reference's DuckDB memory_limit (the build's default: 4GB)",
     )
     parser.add_argument(
         "--keep-work",

@@ -24,7 +24,7 @@ class WarehouseResource(ConfigurableResource):
 
     path: str
     raw_dir: str
-    memory_limit: str = "6GB"
+    memory_limit: str = settings.DEFAULT_DUCKDB_MEMORY_LIMIT
 
     @property
     def warehouse_file(self) -> Path:
@@ -54,7 +54,11 @@ class WarehouseResource(ConfigurableResource):
 
 
 def warehouse_resource() -> WarehouseResource:
-    return WarehouseResource(path=str(settings.warehouse_path()), raw_dir=str(settings.raw_dir()))
+    return WarehouseResource(
+        path=str(settings.warehouse_path()),
+        raw_dir=str(settings.raw_dir()),
+        memory_limit=settings.duckdb_memory_limit(),
+    )
 
 
 def dbt_resource() -> DbtCliResource:

@@ -19,6 +19,10 @@ DEFAULT_RAW_DIR = PROJECT_ROOT / "raw"
 DEFAULT_WAREHOUSE = PROJECT_ROOT / "data" / "warehouse.duckdb"
 EXPORTS_ENV = "KPI_EXPORTS_DIR"
 DUCKDB_TEMP_DIR_ENV = "KPI_DUCKDB_TEMP_DIR"
+DUCKDB_MEMORY_LIMIT_ENV = "KPI_DUCKDB_MEMORY_LIMIT"
+# DuckDB's own share of a build's memory, in the ingestion process and in dbt's: with the two
+# Python processes around it a build stays under 6 GB (issue 7); raise it on a bigger server.
+DEFAULT_DUCKDB_MEMORY_LIMIT = "4GB"
 DEFAULT_EXPORTS_DIR = PROJECT_ROOT / "exports"
 
 
@@ -32,6 +36,10 @@ def warehouse_path() -> Path:
 
 def exports_dir() -> Path:
     return Path(os.environ.get(EXPORTS_ENV) or DEFAULT_EXPORTS_DIR).resolve()
+
+
+def duckdb_memory_limit() -> str:
+    return os.environ.get(DUCKDB_MEMORY_LIMIT_ENV) or DEFAULT_DUCKDB_MEMORY_LIMIT
 
 
 def dagster_home_for(warehouse: Path) -> Path:

@@ -21,23 +21,10 @@
     {{ return(rebuild_months() is not none and this is not none and is_incremental()) }}
 {%- endmacro %}
 
-{% macro month_of(date_column) -%}
-    cast({{ dbt.date_trunc('month', date_column) }} as date)
-{%- endmacro %}
-
 {#- A predicate keeping rows whose date falls in a month being rebuilt; true on full builds. -#}
 {% macro in_rebuild_months(date_column) -%}
     {%- if rebuilds_selected_months() -%}
-        {%- set months = rebuild_months() -%}
-        {%- if months | length == 0 -%}
-            1 = 0
-        {%- else -%}
-            {{ month_of(date_column) }} in (
-                {%- for month in months -%}
-                    cast('{{ month }}' as date){{ ", " if not loop.last }}
-                {%- endfor -%}
-            )
-        {%- endif -%}
+        {{ in_rebuild_months_literal(date_column, rebuild_months()) }}
     {%- else -%}
         1 = 1
     {%- endif -%}
@@ -117,15 +104,46 @@
     {{ return(relation) }}
 {%- endmacro %}
 
-{#- in_rebuild_months outside a model (tests have no is_incremental()). -#}
+{#- in_rebuild_months outside a model (tests have no is_incremental()).
+    Consecutive months become one date range, `d >= first day and d < day after`, not a test
+    on date_trunc(d): a range on the bare column lets the engine skip the row groups (DuckDB
+    zone maps) or partitions (Spark) of other months, so a rebuild reads what it rebuilds. -#}
 {% macro in_rebuild_months_literal(date_column, months) -%}
     {%- if months | length == 0 -%}
         1 = 0
     {%- else -%}
-        {%- set literals = [] -%}
-        {%- for month in months -%}
-            {%- do literals.append("cast('" ~ month ~ "' as date)") -%}
+        {#- [first, day after] of each run of consecutive months -#}
+        {%- set ranges = [] -%}
+        {%- for month in months | sort -%}
+            {%- if ranges and ranges[-1][1] == month -%}
+                {%- set run = ranges.pop() -%}
+                {%- do ranges.append([run[0], kpi_next_month(month)]) -%}
+            {%- else -%}
+                {%- do ranges.append([month, kpi_next_month(month)]) -%}
+            {%- endif -%}
         {%- endfor -%}
-        {{ month_of(date_column) }} in ({{ literals | join(', ') }})
+        {%- set predicates = [] -%}
+        {%- for first, after in ranges -%}
+            {%- do predicates.append(
+                "(" ~ date_column ~ " >= cast('" ~ first ~ "' as date) and "
+                ~ date_column ~ " < cast('" ~ after ~ "' as date))"
+            ) -%}
+        {%- endfor -%}
+        {%- if predicates | length == 1 -%}
+            {{ predicates[0] }}
+        {%- else -%}
+            ({{ predicates | join(' or ') }})
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- 'YYYY-MM-01' of the month after a 'YYYY-MM-01'. -#}
+{% macro kpi_next_month(month) -%}
+    {%- set year = month[0:4] | int -%}
+    {%- set month_number = month[5:7] | int -%}
+    {%- if month_number == 12 -%}
+        {{ return('%04d-01-01' % (year + 1)) }}
+    {%- else -%}
+        {{ return('%04d-%02d-01' % (year, month_number + 1)) }}
     {%- endif -%}
 {%- endmacro %}

@@ -1,0 +1,89 @@
+-- Staff-days with an assignment rolled up to (staff, agency, month): the sums of
+-- int_staff_periods_aggregated at month grain, with the person's last active day at that agency
+-- in the month and its position group. Month-partitioned, so a build aggregates only the months
+-- it rebuilds; quarters and years are rolled up from these rows, not from the staff-days.
+{{ month_partitioned('month_start') }}
+
+with staff_days as (
+
+    select * from {{ ref('int_staff_days_assembled') }}
+    where agency_code is not null and {{ in_rebuild_months('work_date') }}
+
+),
+
+staff_days_in_months as (
+
+    select
+        staff_days.*,
+        cast({{ dbt.date_trunc('month', 'staff_days.work_date') }} as date) as month_start
+    from staff_days
+
+),
+
+last_active_days as (
+
+    select
+        staff_id,
+        agency_code,
+        month_start,
+        max(work_date) as last_active_date
+    from staff_days_in_months
+    where is_active
+    group by staff_id, agency_code, month_start
+
+),
+
+last_position_groups as (
+
+    select
+        last_active_days.staff_id,
+        last_active_days.agency_code,
+        last_active_days.month_start,
+        last_active_days.last_active_date,
+        staff_days_in_months.position_group
+    from last_active_days
+    inner join staff_days_in_months
+        on last_active_days.staff_id = staff_days_in_months.staff_id
+        and last_active_days.agency_code = staff_days_in_months.agency_code
+        and last_active_days.last_active_date = staff_days_in_months.work_date
+
+),
+
+aggregated as (
+
+    select
+        staff_id,
+        agency_code,
+        month_start,
+        sum(case when is_active then 1 else 0 end) as active_days,
+        sum(case when is_active and available_hours > 0 then 1 else 0 end) as available_days,
+        sum(case when is_active and available_hours > 0 and entry_count > 0 then 1 else 0 end)
+            as declared_available_days,
+        sum(available_hours) as available_hours,
+        sum(credited_hours) as credited_hours,
+        sum(pending_hours) as pending_hours,
+        sum(declared_hours) as declared_hours,
+        sum(entry_count) as entry_count,
+        sum(flagged_entry_count) as flagged_entry_count,
+        sum(evidenced_credited_minutes) as evidenced_credited_minutes,
+        sum(evidence_required_credited_minutes) as evidence_required_credited_minutes
+    from staff_days_in_months
+    group by staff_id, agency_code, month_start
+
+),
+
+final as (
+
+    select
+        aggregated.*,
+        last_position_groups.last_active_date,
+        last_position_groups.position_group
+    from aggregated
+    left join last_position_groups
+        on aggregated.staff_id = last_position_groups.staff_id
+        and aggregated.agency_code = last_position_groups.agency_code
+        and aggregated.month_start = last_position_groups.month_start
+
+)
+
+select * from final
