@@ -85,3 +85,18 @@
 {% macro default__type_string_array() -%}array<string>{%- endmacro %}
 
 {% macro duckdb__type_string_array() -%}varchar[]{%- endmacro %}
+
+{#- For a CTE read more than once: `entries as {{ inline_cte() }} (`. DuckDB would write such a
+    CTE out whole before reading it; for a wide CTE over millions of entries that costs more
+    than reading the table twice (int_worklog_entries_flagged at 7.4 million entries: 22 s
+    with, 13 s without). Spark SQL has no hint and inlines CTEs itself. -#}
+{% macro inline_cte() -%}
+    {{ return(adapter.dispatch('inline_cte', 'kpi_warehouse')()) }}
+{%- endmacro %}
+
+{% macro default__inline_cte() -%}
+{%- endmacro %}
+
+{% macro duckdb__inline_cte() -%}
+    not materialized
+{%- endmacro %}

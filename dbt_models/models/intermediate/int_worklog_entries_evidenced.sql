@@ -5,7 +5,7 @@
 -- no evidence status.
 {{ month_partitioned('work_date') }}
 
-with entries as (
+with entries as {{ inline_cte() }} (
 
     select * from {{ ref('int_worklog_entries_credited') }}
     where {{ in_rebuild_months('work_date') }}

@@ -2,7 +2,7 @@
 -- cancelled entries), one boolean column per flag.
 {{ month_partitioned('work_date') }}
 
-with entries as (
+with entries as {{ inline_cte() }} (
 
     select * from {{ ref('int_worklog_entries_evidenced') }}
     where {{ in_rebuild_months('work_date') }}
@@ -21,7 +21,7 @@ leave_days as (
 
 ),
 
-live_entries as (
+live_entries as {{ inline_cte() }} (
 
     select
         entry_id,

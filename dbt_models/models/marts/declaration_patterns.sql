@@ -27,7 +27,7 @@ with reporting_range as (
 ),
 
 -- only the columns used below: a CTE read twice is materialised, so its width counts
-all_live_entries as (
+all_live_entries as {{ inline_cte() }} (
 
     select
         entry_id,
@@ -42,21 +42,30 @@ all_live_entries as (
 
 ),
 
-entries_in_months as (
+entries_in_months as {{ inline_cte() }} (
 
-    select *
+    select
+        entry_id,
+        staff_id,
+        agency_code,
+        work_date,
+        declared_minutes,
+        -- a missing description normalises to '', like an empty one
+        coalesce(description, '') as description,
+        submitted_at
     from all_live_entries
     where {{ in_rebuild_months('work_date') }}
 
 ),
 
--- Normalised once per distinct description: descriptions repeat (a few thousand distinct
--- ones in two million entries), and normalising is the costly part of this model.
-description_keys as (
+-- Descriptions repeat (a few thousand distinct ones in millions of entries): each distinct one
+-- is normalised once and numbered, equal normalised texts getting the same number, so that
+-- the repeats are counted on integers rather than on texts.
+description_ids as (
 
     select
         description,
-        {{ normalize_text('description') }} as description_key
+        dense_rank() over (order by {{ normalize_text('description') }}) as description_id
     from (select distinct description from entries_in_months) as distinct_descriptions
 
 ),
@@ -69,12 +78,11 @@ live_entries as (
         entries_in_months.agency_code,
         entries_in_months.work_date,
         entries_in_months.declared_minutes,
-        coalesce(description_keys.description_key, '') as description_key,
-        entries_in_months.submitted_at,
+        description_ids.description_id,
         cast(entries_in_months.submitted_at as date) as submission_date
     from entries_in_months
-    left join description_keys
-        on entries_in_months.description = description_keys.description
+    inner join description_ids
+        on entries_in_months.description = description_ids.description
 
 ),
 
@@ -88,17 +96,27 @@ batch_keys as (
 
 ),
 
-submission_batches as (
+batch_work_dates as (
 
-    select
+    select distinct
         all_live_entries.staff_id,
-        cast(all_live_entries.submitted_at as date) as submission_date,
-        count(distinct all_live_entries.work_date) as batch_work_days
+        batch_keys.submission_date,
+        all_live_entries.work_date
     from all_live_entries
     inner join batch_keys
         on all_live_entries.staff_id = batch_keys.staff_id
         and cast(all_live_entries.submitted_at as date) = batch_keys.submission_date
-    group by all_live_entries.staff_id, cast(all_live_entries.submitted_at as date)
+
+),
+
+submission_batches as (
+
+    select
+        staff_id,
+        submission_date,
+        count(*) as batch_work_days
+    from batch_work_dates
+    group by staff_id, submission_date
 
 ),
 
@@ -134,13 +152,20 @@ entries_classified as (
 
 ),
 
+-- Everything but the descriptions adds up by day: the entries are aggregated once to the
+-- (much smaller) staff-day, and the month is summed from the days.
 staff_days as (
 
     select
         staff_id,
         month_start,
         work_date,
-        sum(coalesce(declared_minutes, 0)) as declared_minutes
+        sum(coalesce(declared_minutes, 0)) as declared_minutes,
+        count(*) as live_entry_count,
+        sum(case when submission_date is not null then 1 else 0 end) as submitted_entry_count,
+        sum(case when is_late then 1 else 0 end) as late_entry_count,
+        sum(case when is_bulk_late then 1 else 0 end) as bulk_late_entry_count,
+        max(submission_lag_days) as max_submission_lag_days
     from entries_classified
     group by staff_id, month_start, work_date
 
@@ -153,74 +178,94 @@ days_per_month as (
         month_start,
         count(*) as declared_days,
         sum(case when declared_minutes = {{ standard_day_minutes }} then 1 else 0 end)
-            as exact_standard_days
+            as exact_standard_days,
+        sum(live_entry_count) as live_entry_count,
+        sum(submitted_entry_count) as submitted_entry_count,
+        sum(late_entry_count) as late_entry_count,
+        sum(bulk_late_entry_count) as bulk_late_entry_count,
+        max(max_submission_lag_days) as max_submission_lag_days
     from staff_days
     group by staff_id, month_start
 
 ),
 
--- The agency of the person's latest entry with an assignment in the month.
-month_agencies as (
+descriptions_per_month as (
 
     select
         staff_id,
         month_start,
-        agency_code,
-        row_number() over (
-            partition by staff_id, month_start
-            order by work_date desc, entry_id desc
-        ) as agency_rank
-    from entries_classified
-    where agency_code is not null
+        count(*) as distinct_description_count
+    from (
+        select distinct staff_id, month_start, description_id
+        from entries_classified
+    ) as distinct_month_descriptions
+    group by staff_id, month_start
 
 ),
 
-entries_per_month as (
+-- The agency of the person's latest entry with an assignment in the month: the latest such
+-- day first, then the highest entry_id on it.
+agency_days as (
 
     select
         staff_id,
         month_start,
-        count(*) as live_entry_count,
-        -- every entry after the first with the same description repeats one
-        count(*) - count(distinct description_key) as repeated_description_entries,
-        count(distinct description_key) as distinct_description_count,
-        sum(case when submission_date is not null then 1 else 0 end) as submitted_entry_count,
-        sum(case when is_late then 1 else 0 end) as late_entry_count,
-        sum(case when is_bulk_late then 1 else 0 end) as bulk_late_entry_count,
-        max(submission_lag_days) as max_submission_lag_days
+        max(work_date) as agency_date
     from entries_classified
+    where agency_code is not null
     group by staff_id, month_start
+
+),
+
+month_agencies as (
+
+    select
+        entries_classified.staff_id,
+        entries_classified.month_start,
+        entries_classified.agency_code,
+        row_number() over (
+            partition by entries_classified.staff_id, entries_classified.month_start
+            order by entries_classified.entry_id desc
+        ) as agency_rank
+    from entries_classified
+    inner join agency_days
+        on entries_classified.staff_id = agency_days.staff_id
+        and entries_classified.month_start = agency_days.month_start
+        and entries_classified.work_date = agency_days.agency_date
+    where entries_classified.agency_code is not null
 
 ),
 
 measured as (
 
     select
-        entries_per_month.staff_id,
-        entries_per_month.month_start,
+        days_per_month.staff_id,
+        days_per_month.month_start,
         month_agencies.agency_code,
         days_per_month.declared_days,
         days_per_month.exact_standard_days,
         1.0 * days_per_month.exact_standard_days / days_per_month.declared_days
             as exact_standard_day_share,
-        entries_per_month.live_entry_count,
-        entries_per_month.distinct_description_count,
-        entries_per_month.repeated_description_entries,
-        1.0 * entries_per_month.repeated_description_entries / entries_per_month.live_entry_count
-            as repeated_description_share,
-        entries_per_month.submitted_entry_count,
-        entries_per_month.late_entry_count,
-        entries_per_month.bulk_late_entry_count,
-        1.0 * entries_per_month.bulk_late_entry_count / entries_per_month.live_entry_count
+        days_per_month.live_entry_count,
+        descriptions_per_month.distinct_description_count,
+        -- every entry after the first with the same description repeats one
+        days_per_month.live_entry_count - descriptions_per_month.distinct_description_count
+            as repeated_description_entries,
+        1.0 * (days_per_month.live_entry_count - descriptions_per_month.distinct_description_count)
+            / days_per_month.live_entry_count as repeated_description_share,
+        days_per_month.submitted_entry_count,
+        days_per_month.late_entry_count,
+        days_per_month.bulk_late_entry_count,
+        1.0 * days_per_month.bulk_late_entry_count / days_per_month.live_entry_count
             as bulk_late_entry_share,
-        entries_per_month.max_submission_lag_days
-    from entries_per_month
-    inner join days_per_month
-        on entries_per_month.staff_id = days_per_month.staff_id
-        and entries_per_month.month_start = days_per_month.month_start
+        days_per_month.max_submission_lag_days
+    from days_per_month
+    inner join descriptions_per_month
+        on days_per_month.staff_id = descriptions_per_month.staff_id
+        and days_per_month.month_start = descriptions_per_month.month_start
     left join month_agencies
-        on entries_per_month.staff_id = month_agencies.staff_id
-        and entries_per_month.month_start = month_agencies.month_start
+        on days_per_month.staff_id = month_agencies.staff_id
+        and days_per_month.month_start = month_agencies.month_start
         and month_agencies.agency_rank = 1
 
 ),
