@@ -1,6 +1,11 @@
 -- The current version of each worklog entry: its highest revision; a tie goes to the later
 -- delivery (later delivery, then later row of the file).
 {{ month_partitioned('work_date') }}
+{%- set version_columns = [
+    'entry_id', 'revision', 'staff_id', 'work_date', 'task_code', 'stage_code', 'quantity',
+    'declared_minutes', 'description', 'document_refs', 'status', 'submitted_at', 'reviewed_by',
+    'reviewed_at',
+] %}
 
 with revisions as (
 
@@ -20,18 +25,60 @@ touched_entries as (
 ),
 {%- endif %}
 
-ranked as (
+candidate_revisions as {{ inline_cte() }} (
 
-    select
-        revisions.*,
-        row_number() over (
-            partition by entry_id
-            order by revision desc, delivery_id desc, source_file desc, source_row desc
-        ) as version_rank
-    from revisions
+    select * from revisions
     {% if rebuilds_selected_months() -%}
     where entry_id in (select entry_id from touched_entries)
     {%- endif %}
+
+),
+
+-- Most entries have a single revision, which is their current version. Only the entries with
+-- several are ranked: a window over every revision of a province year sorts tens of millions
+-- of wide rows, and ran out of memory under the build's 4 GB.
+revised_entries as (
+
+    select entry_id
+    from candidate_revisions
+    group by entry_id
+    having count(*) > 1
+
+),
+
+single_revisions as (
+
+    select candidate_revisions.*
+    from candidate_revisions
+    left join revised_entries
+        on candidate_revisions.entry_id = revised_entries.entry_id
+    where revised_entries.entry_id is null
+
+),
+
+ranked as (
+
+    select
+        candidate_revisions.*,
+        row_number() over (
+            partition by candidate_revisions.entry_id
+            order by
+                candidate_revisions.revision desc,
+                candidate_revisions.delivery_id desc,
+                candidate_revisions.source_file desc,
+                candidate_revisions.source_row desc
+        ) as version_rank
+    from candidate_revisions
+    inner join revised_entries
+        on candidate_revisions.entry_id = revised_entries.entry_id
+
+),
+
+latest_versions as (
+
+    select {{ version_columns | join(', ') }} from single_revisions
+    union all
+    select {{ version_columns | join(', ') }} from ranked where version_rank = 1
 
 ),
 
@@ -53,8 +100,8 @@ current_versions as (
         reviewed_by,
         reviewed_at,
         status in ('approved', 'submitted') as is_live
-    from ranked
-    where version_rank = 1 and {{ in_rebuild_months('work_date') }}
+    from latest_versions
+    where {{ in_rebuild_months('work_date') }}
 
 )
 
