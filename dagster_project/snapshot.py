@@ -20,6 +20,8 @@ from pathlib import Path
 
 import duckdb
 
+from dagster_project import settings
+
 PSEUDONYM_KEY_ENV = "KPI_PSEUDONYM_KEY"
 INCLUDE_NAMES_ENV = "KPI_SNAPSHOT_NAMES"
 # Columns holding a person's id: replaced by a keyed hash in the snapshot.
@@ -184,7 +186,12 @@ def publish_snapshot(warehouse: Path, include_names: bool | None = None) -> dict
     incremental = months is not None and paths.database.exists() and paths.parquet_dir.is_dir()
     if incremental:
         shutil.copyfile(paths.database, staging_db)
-    with duckdb.connect(str(staging_db)) as con:
+    # the build's memory budget and spill folder: DuckDB's default would be 80% of the RAM
+    limits = {
+        "memory_limit": settings.duckdb_memory_limit(),
+        "temp_directory": str(warehouse.parent / "duckdb_tmp"),
+    }
+    with duckdb.connect(str(staging_db), config=limits) as con:
         con.execute(f"attach '{warehouse}' as warehouse (read_only)")
         tables = [
             name
