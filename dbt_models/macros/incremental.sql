@@ -74,7 +74,9 @@
 
 {#- Data tests of a month-partitioned model check the rebuilt months only: the other months
     were checked when they were built and have not changed. dbt wraps every test's relation
-    through this macro. -#}
+    through this macro; singular tests call kpi_scoped_test_relation themselves. A model that
+    is not partitioned but whose rows only change in queued months (the staging view of the
+    worklog) scopes its tests the same way with meta `month_scope_column`. -#}
 {% macro default__get_where_subquery(relation) -%}
     {{ return(kpi_scoped_test_relation(relation)) }}
 {%- endmacro %}
@@ -88,7 +90,8 @@
             if node.resource_type == 'model'
             and (node.alias or node.name) | lower == relation.identifier | lower
             and node.schema | lower == relation.schema | lower -%}
-            {%- set partition_column = node.config.meta.get('month_partition_column') -%}
+            {%- set partition_column = node.config.meta.get('month_partition_column')
+                or node.config.meta.get('month_scope_column') -%}
             {%- if partition_column -%}
                 {%- set scoped = "(select * from " ~ relation ~ " where " ~ in_rebuild_months_literal(partition_column, months) ~ ") dbt_subquery" -%}
                 {%- if where -%}

@@ -13,7 +13,21 @@ with revisions as (
 
 ),
 
-{% if rebuilds_selected_months() -%}
+{#- Spark overwrites the partitions of the table it would read here, which it refuses; it
+    takes the current version among every revision of the touched entries instead. -#}
+{%- set settle_from_this = rebuilds_selected_months() and target.type != 'spark' %}
+{% if settle_from_this -%}
+-- Entries whose current version lies in a month not being rebuilt keep it: ingestion queues the
+-- month of every revision of an entry that changed, so none of their revisions changed. Reading
+-- one column of this table spares a scan of every revision of history.
+settled_elsewhere as (
+
+    select entry_id
+    from {{ this }}
+    where not ({{ in_rebuild_months('work_date') }})
+
+),
+{%- elif rebuilds_selected_months() -%}
 -- Every revision of an entry with any revision in a rebuilt month, wherever its other
 -- revisions fall: the current version is chosen among all of them.
 touched_entries as (
@@ -28,7 +42,13 @@ touched_entries as (
 candidate_revisions as {{ inline_cte() }} (
 
     select * from revisions
-    {% if rebuilds_selected_months() -%}
+    {% if settle_from_this -%}
+    where {{ in_rebuild_months('work_date') }}
+        and not exists (
+            select 1 from settled_elsewhere
+            where settled_elsewhere.entry_id = revisions.entry_id
+        )
+    {%- elif rebuilds_selected_months() -%}
     where entry_id in (select entry_id from touched_entries)
     {%- endif %}
 

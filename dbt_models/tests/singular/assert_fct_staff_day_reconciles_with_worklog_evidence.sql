@@ -1,7 +1,8 @@
 -- Hours reconcile between the two grains: for every staff-day, credited, pending and declared
 -- hours and the entry counts of fct_staff_day equal the sums over the live entries of
 -- worklog_evidence on that staff and date (live = approved or submitted), and every live entry
--- inside the reporting range lands on a staff-day. Returns the staff-days that differ.
+-- inside the reporting range lands on a staff-day. Returns the staff-days that differ. Both are
+-- partitioned by the month of work_date: an incremental build checks the months it rebuilt.
 with live_entries as (
 
     select
@@ -12,7 +13,7 @@ with live_entries as (
         sum(coalesce(declared_minutes, 0)) / 60.0 as declared_hours,
         count(*) as entry_count,
         sum(case when {{ array_size('flags') }} > 0 then 1 else 0 end) as flagged_entry_count
-    from {{ ref('worklog_evidence') }}
+    from {{ kpi_scoped_test_relation(ref('worklog_evidence')) }}
     where status in ('approved', 'submitted')
       and work_date between (select range_start from {{ ref('int_reporting_range_derived') }})
           and (select range_end from {{ ref('int_reporting_range_derived') }})
@@ -22,7 +23,7 @@ with live_entries as (
 
 staff_days as (
 
-    select * from {{ ref('fct_staff_day') }}
+    select * from {{ kpi_scoped_test_relation(ref('fct_staff_day')) }}
 
 )
 
