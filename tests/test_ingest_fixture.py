@@ -201,3 +201,36 @@ def test_nfd_text_values_are_stored_nfc(tmp_path: Path) -> None:
         ("Nguyễn Văn An", "Phòng Ngân sách")
     ]
     assert unicodedata.is_normalized("NFC", "Nguyễn Văn An")
+
+
+def test_unchanged_files_are_not_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file with the size and mtime it had when hashed is known by its recorded SHA-256; a
+    changed file is read and loaded."""
+    from dagster_project.ingest import load
+
+    raw = tmp_path / "raw"
+    (raw / "worklog").mkdir(parents=True)
+    (raw / "worklog" / "a.csv").write_text(HEADER + _row("E1"), "utf-8")
+    (raw / "worklog" / "b.csv").write_text(HEADER + _row("E2"), "utf-8")
+    con = duckdb.connect()
+    ingest_source(con, raw, "worklog")
+
+    read: list[str] = []
+    real_scan = load.sha256_and_scan
+
+    def counting_scan(path: Path, rel: str) -> tuple[str, object, bool]:
+        read.append(rel)
+        return real_scan(path, rel)
+
+    monkeypatch.setattr(load, "sha256_and_scan", counting_scan)
+    again = ingest_source(con, raw, "worklog")
+    assert (again.files_seen, again.files_skipped, read) == (2, 2, [])
+
+    (raw / "worklog" / "b.csv").write_text(HEADER + _row("E2", minutes=45), "utf-8")
+    changed = ingest_source(con, raw, "worklog")
+    assert (changed.files_skipped, changed.files_loaded, read) == (1, 1, ["worklog/b.csv"])
+    assert con.execute(
+        "SELECT declared_minutes FROM raw.worklog WHERE entry_id = 'E2'"
+    ).fetchall() == [(45,)]

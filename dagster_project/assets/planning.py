@@ -28,6 +28,8 @@ from dagster_project.resources import WRITER_POOL, WarehouseResource
 SCENARIOS_ENV = "KPI_SCENARIOS"
 DEFAULT_SCENARIOS = settings.PROJECT_ROOT / "scenarios.yml"
 WORKBOOK_NAME = "redistribution_plan.xlsx"
+# the plans of the last build, by input digest, beside the warehouse (planner/cache.py)
+PLAN_CACHE_DIR = "planner_cache"
 
 PLAN_KEY = AssetKey(["marts", "redistribution_plan"])
 IMPACT_KEY = AssetKey(["marts", "redistribution_impact"])
@@ -78,7 +80,9 @@ def redistribution_planner(
     path = scenarios_path()
     scenarios = load_scenarios(path)
     with warehouse.connect() as con:
-        results = build_plans(con, scenarios)
+        results = build_plans(
+            con, scenarios, cache_dir=warehouse.warehouse_file.parent / PLAN_CACHE_DIR
+        )
         counts = store_plans(con, results)
     plan, impact = combine(results)
     workbook = write_plan_workbook(plan, impact, warehouse.warehouse_file.parent / WORKBOOK_NAME)

@@ -92,11 +92,22 @@ def record_pending_months(
     table = f"raw.{q(spec.name)}"
     if stored:
         key_match = " AND ".join(f"r.{q(k)} IS NOT DISTINCT FROM n.{q(k)}" for k in spec.key)
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {CHANGED} AS "
-            f"SELECT {cols} FROM ({new_rows}) "
-            f"EXCEPT SELECT {cols} FROM {table} r SEMI JOIN ({new_rows}) n ON {key_match}"
-        )
+        # Whether any key is stored already reads the key columns alone; a day of new
+        # exports has none, and then every row is a change without comparing whole rows
+        # against a history of tens of millions.
+        keys = ", ".join(f"r.{q(k)}" for k in spec.key)
+        restated = con.execute(
+            f"SELECT count(*) FROM (SELECT {keys} FROM {table} r "
+            f"SEMI JOIN ({new_rows}) n ON {key_match} LIMIT 1)"
+        ).fetchone()
+        if restated and restated[0]:
+            changed = (
+                f"SELECT {cols} FROM ({new_rows}) "
+                f"EXCEPT SELECT {cols} FROM {table} r SEMI JOIN ({new_rows}) n ON {key_match}"
+            )
+        else:
+            changed = new_rows
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {CHANGED} AS {changed}")
         group = _GROUP_KEY.get(spec.name, spec.key)
         group_match = " AND ".join(f"r.{q(k)} IS NOT DISTINCT FROM c.{q(k)}" for k in group)
         affected = (

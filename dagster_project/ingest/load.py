@@ -7,6 +7,7 @@ import json
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -69,6 +70,19 @@ CREATE TABLE IF NOT EXISTS audit.ingestion_ledger (
     loaded_at TIMESTAMP NOT NULL
 )
 """
+# The SHA-256 of each file as last read, with the size and modification time it had then: a
+# file whose size and mtime are unchanged is not read again just to find that its bytes are
+# already ingested (a province year is gigabytes of CSV to hash on every build).
+FILE_STATS_DDL = """
+CREATE TABLE IF NOT EXISTS audit.file_stats (
+    source VARCHAR NOT NULL,
+    path VARCHAR NOT NULL,
+    size_bytes BIGINT NOT NULL,
+    mtime_ns BIGINT NOT NULL,
+    sha256 VARCHAR NOT NULL,
+    PRIMARY KEY (source, path)
+)
+"""
 QUARANTINE_DDL = """
 CREATE TABLE IF NOT EXISTS audit.quarantine (
     source VARCHAR NOT NULL,
@@ -112,6 +126,7 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
     for source in SOURCE_LIST:
         con.execute(raw_table_ddl(source))
     con.execute(LEDGER_DDL)
+    con.execute(FILE_STATS_DDL)
     con.execute(QUARANTINE_DDL)
     con.execute(PENDING_MONTHS_DDL)
 
@@ -269,6 +284,31 @@ def ingest_source(con: duckdb.DuckDBPyConnection, raw_dir: Path, source: str) ->
     return result
 
 
+def _deliveries_of(con: duckdb.DuckDBPyConnection, source: str, sha: str) -> list[tuple[Any, ...]]:
+    return con.execute(
+        "SELECT delivery_id, path, status, message, sha256 FROM audit.ingestion_ledger "
+        "WHERE source = ? AND sha256 = ? ORDER BY delivery_id",
+        [source, sha],
+    ).fetchall()
+
+
+def _unchanged_file_deliveries(
+    con: duckdb.DuckDBPyConnection, source: str, path: Path, rel: str
+) -> list[tuple[Any, ...]]:
+    """The ledger's deliveries of the file's bytes when its size and mtime are those recorded
+    when it was last hashed; empty when it must be read (new, changed, or never delivered)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return []
+    known = con.execute(
+        "SELECT sha256 FROM audit.file_stats "
+        "WHERE source = ? AND path = ? AND size_bytes = ? AND mtime_ns = ?",
+        [source, rel, stat.st_size, stat.st_mtime_ns],
+    ).fetchone()
+    return _deliveries_of(con, source, known[0]) if known else []
+
+
 def _ingest_file(
     con: duckdb.DuckDBPyConnection, raw_dir: Path, path: Path, spec: Source, result: SourceResult
 ) -> None:
@@ -276,20 +316,25 @@ def _ingest_file(
     fmt = file_format(path)
     precheck: FileRejected | None = None
     needs_nfc = True
-    try:
-        if fmt == "csv":
-            sha, precheck, needs_nfc = sha256_and_scan(path, rel)
-        else:
-            sha = sha256_of(path)
-    except OSError as exc:
-        result.files_rejected += 1
-        result.messages.append(f"{rel}: cannot read the file: {exc}")
-        return
-    prev = con.execute(
-        "SELECT delivery_id, path, status, message FROM audit.ingestion_ledger "
-        "WHERE source = ? AND sha256 = ? ORDER BY delivery_id",
-        [spec.name, sha],
-    ).fetchall()
+    prev = _unchanged_file_deliveries(con, spec.name, path, rel)
+    if not prev:
+        try:
+            if fmt == "csv":
+                sha, precheck, needs_nfc = sha256_and_scan(path, rel)
+            else:
+                sha = sha256_of(path)
+            stat = path.stat()
+        except OSError as exc:
+            result.files_rejected += 1
+            result.messages.append(f"{rel}: cannot read the file: {exc}")
+            return
+        con.execute(
+            "INSERT OR REPLACE INTO audit.file_stats VALUES (?, ?, ?, ?, ?)",
+            [spec.name, rel, stat.st_size, stat.st_mtime_ns, sha],
+        )
+        prev = _deliveries_of(con, spec.name, sha)
+    else:
+        sha = prev[0][4]
     if prev:
         result.files_skipped += 1
         first = prev[0]

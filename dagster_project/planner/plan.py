@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
 
 from dagster_project.planner import io
+from dagster_project.planner.cache import PlanCache, inputs_key
 from dagster_project.planner.model import Solution, solve_transfers
 from dagster_project.planner.scenarios import OBSERVED, Scenario, ScenarioError
 
@@ -274,14 +276,27 @@ def build_plans(
     scenarios: list[Scenario],
     period: tuple[str, date] | None = None,
     time_limit: float = 60.0,
+    cache_dir: Path | None = None,
 ) -> list[PlanResult]:
-    """Every scenario's plan for one period (default: the latest complete quarter)."""
+    """Every scenario's plan for one period (default: the latest complete quarter). With a
+    cache folder, a scenario whose inputs are those of a previous call reuses its plan."""
     resolved = resolve_period(con, period)
     if resolved is None:
         return [_nothing(s, None, "the data holds no complete quarter") for s in scenarios]
     staffing = io.read_staffing(con, *resolved)
     agencies = io.read_agencies(con)
-    return [plan_units(staffing, agencies, s, resolved, time_limit) for s in scenarios]
+    if cache_dir is None:
+        return [plan_units(staffing, agencies, s, resolved, time_limit) for s in scenarios]
+    cache = PlanCache(cache_dir)
+    results = [
+        cache.plan(
+            inputs_key(staffing, agencies, s, resolved, time_limit),
+            lambda s=s: plan_units(staffing, agencies, s, resolved, time_limit),
+        )
+        for s in scenarios
+    ]
+    cache.forget_unused()
+    return results
 
 
 def plan_redistribution(
