@@ -19,24 +19,50 @@ positions as (
 
 ),
 
+-- The sums add up by month: staff-days are summed per group and month first (a scan of the
+-- staff-days, whose size grows with history), then months per period, which are whole months
+-- cut only by the reporting range, which bounds the staff-days too.
+group_months as (
+
+    select
+        agency_code,
+        position_group,
+        cast({{ dbt.date_trunc('month', 'work_date') }} as date) as month_start,
+        sum(case when is_active then 1 else 0 end) as active_staff_days,
+        sum(available_hours) as available_hours,
+        sum(credited_hours) as workload_hours
+    from staff_days
+    group by 1, 2, 3
+
+),
+
+period_types as (
+
+    {{ period_types() }}
+
+),
+
 group_periods as (
 
     select
-        staff_days.agency_code,
-        staff_days.position_group,
+        group_months.agency_code,
+        group_months.position_group,
         periods.period_type,
         periods.period_start,
         periods.working_days,
         periods.last_day_in_range,
-        sum(case when staff_days.is_active then 1 else 0 end) as active_staff_days,
-        sum(staff_days.available_hours) as available_hours,
-        sum(staff_days.credited_hours) as workload_hours
-    from staff_days
+        sum(group_months.active_staff_days) as active_staff_days,
+        sum(group_months.available_hours) as available_hours,
+        sum(group_months.workload_hours) as workload_hours
+    from group_months
+    cross join period_types
     inner join periods
-        on staff_days.work_date between periods.first_day_in_range and periods.last_day_in_range
+        on period_types.period_type = periods.period_type
+        and {{ period_start_of('period_types.period_type', 'group_months.month_start') }}
+            = periods.period_start
     group by
-        staff_days.agency_code,
-        staff_days.position_group,
+        group_months.agency_code,
+        group_months.position_group,
         periods.period_type,
         periods.period_start,
         periods.working_days,
@@ -138,9 +164,11 @@ final as (
     select
         compared.*,
         compared.approved_headcount - compared.required_fte as quota_gap,
+        -- at 9 decimals: the sums carry float noise (their order is the engine's), and a
+        -- difference of exactly one person must not fall on either side by chance
         case
-            when compared.wisn_difference >= 1 then 'surplus'
-            when compared.wisn_difference <= -1 then 'shortage'
+            when round(compared.wisn_difference, 9) >= 1 then 'surplus'
+            when round(compared.wisn_difference, 9) <= -1 then 'shortage'
             when compared.wisn_difference is not null then 'balanced'
         end as staffing_status
     from compared
