@@ -19,7 +19,7 @@
         or should_full_refresh()
         or config.get('incremental_strategy') != 'append'
         or config.get('on_schema_change') != 'fail' -%}
-        {{ return(dbt_duckdb.materialization_incremental_duckdb()) }}
+        {{ return(dbt.materialization_incremental_duckdb()) }}
     {%- endif -%}
 
     {%- set target_relation = this.incorporate(type='table') -%}
