@@ -43,10 +43,11 @@ class PlanResult:
 
 
 def status_of(difference: pd.Series) -> pd.Series:
-    """The mart's staffing_status thresholds: surplus ≥ 1, shortage ≤ −1."""
+    """The mart's staffing_status thresholds: surplus ≥ 1, shortage ≤ −1, at 9 decimals."""
+    rounded = difference.round(9)
     return pd.Series(
         np.select(
-            [difference >= 1, difference <= -1, difference.notna()],
+            [rounded >= 1, rounded <= -1, difference.notna()],
             ["surplus", "shortage", "balanced"],
             default=None,
         ),
