@@ -319,11 +319,13 @@ def _ingest_file(
     prev = _unchanged_file_deliveries(con, spec.name, path, rel)
     if not prev:
         try:
+            # the size and mtime from before the read: a file still being written while it is
+            # hashed then differs from them next time, and is read again
+            stat = path.stat()
             if fmt == "csv":
                 sha, precheck, needs_nfc = sha256_and_scan(path, rel)
             else:
                 sha = sha256_of(path)
-            stat = path.stat()
         except OSError as exc:
             result.files_rejected += 1
             result.messages.append(f"{rel}: cannot read the file: {exc}")
