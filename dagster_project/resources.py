@@ -45,7 +45,10 @@ class WarehouseResource(ConfigurableResource):
         self.warehouse_file.parent.mkdir(parents=True, exist_ok=True)
         con = duckdb.connect(
             str(self.warehouse_file),
-            config={"memory_limit": self.memory_limit, "temp_directory": str(self.spill_dir)},
+            config={
+                **settings.duckdb_config(self.spill_dir),
+                "memory_limit": self.memory_limit,
+            },
         )
         try:
             yield con

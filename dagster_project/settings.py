@@ -42,6 +42,25 @@ def duckdb_memory_limit() -> str:
     return os.environ.get(DUCKDB_MEMORY_LIMIT_ENV) or DEFAULT_DUCKDB_MEMORY_LIMIT
 
 
+# DuckDB's allocator keeps freed memory for reuse, outside memory_limit: a year of a province's
+# worklog took dbt's process to 6.4 GB of RSS under a 4 GB limit, and 5.3 GB with these (same
+# build time). dbt's profile sets the same.
+DUCKDB_ALLOCATOR_CONFIG: dict[str, str | bool] = {
+    "allocator_background_threads": True,
+    "allocator_flush_threshold": "64MB",
+}
+
+
+def duckdb_config(spill_dir: Path) -> dict[str, str | bool]:
+    """The settings of every DuckDB connection a build opens: its memory budget, the folder
+    it spills to, and an allocator that hands freed memory back."""
+    return {
+        "memory_limit": duckdb_memory_limit(),
+        "temp_directory": str(spill_dir),
+        **DUCKDB_ALLOCATOR_CONFIG,
+    }
+
+
 def dagster_home_for(warehouse: Path) -> Path:
     """Run history lives beside the warehouse it describes, so each warehouse has its own."""
     return warehouse.parent / "dagster_home"

@@ -205,10 +205,7 @@ def publish_snapshot(warehouse: Path, include_names: bool | None = None) -> dict
     if incremental:
         shutil.copyfile(paths.database, staging_db)
     # the build's memory budget and spill folder: DuckDB's default would be 80% of the RAM
-    limits = {
-        "memory_limit": settings.duckdb_memory_limit(),
-        "temp_directory": str(warehouse.parent / "duckdb_tmp"),
-    }
+    limits = settings.duckdb_config(warehouse.parent / "duckdb_tmp")
     with duckdb.connect(str(staging_db), config=limits) as con:
         con.execute(f"attach '{warehouse}' as warehouse (read_only)")
         tables = [

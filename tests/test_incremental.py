@@ -162,6 +162,30 @@ def test_nothing_new_rebuilds_nothing_and_a_backfill_rebuilds_its_range(
         assert con.execute(totals.format(files)).fetchone() == expected_totals
 
 
+def test_a_build_without_months_recomputes_existing_tables_instead_of_adding_to_them(
+    batches: tuple[Path, Path], incremental_warehouse: tuple[Path, str]
+) -> None:
+    """A first build that failed midway leaves some month-partitioned tables written; the
+    retry builds every month without a month list, and must not append them a second time."""
+    raw, _ = batches
+    warehouse, _ = incremental_warehouse
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("drop table marts.declaration_patterns")
+        (entries,) = con.execute(
+            "select count(*) from intermediate.int_worklog_entries_flagged"
+        ).fetchone() or (0,)
+    _build(raw, warehouse)
+    assert _plan(warehouse) == {"mode": "first_build", "months": None}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        counts = con.execute(
+            "select count(*), count(distinct entry_id) "
+            "from intermediate.int_worklog_entries_flagged"
+        ).fetchone()
+    assert counts == (entries, entries)
+    differences = _differences(warehouse)
+    assert not differences, f"{len(differences)} differences:\n" + "\n".join(differences[:30])
+
+
 def test_build_rejects_a_backfill_that_is_not_a_month_range(tmp_path: Path) -> None:
     result = run_kpi("build", "--from", "2025-13", "--warehouse", str(tmp_path / "w.duckdb"))
     assert result.returncode == 2

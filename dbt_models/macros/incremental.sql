@@ -9,7 +9,7 @@
       - removes those months from its table before inserting them again
         (`delete_rebuild_months`, a pre-hook), so a month that became empty is emptied too.
     Without the var (a plain `dbt build`), or on the first build or with --full-refresh, the
-    models compute every month. -#}
+    models compute every month (and the pre-hook empties an existing table first). -#}
 
 {% macro rebuild_months() -%}
     {{ return(var('rebuild_months', none)) }}
@@ -53,6 +53,11 @@
 {% macro duckdb__delete_rebuild_months(date_column) -%}
     {%- if rebuilds_selected_months() -%}
         delete from {{ this }} where {{ in_rebuild_months(date_column) }}
+    {%- elif this is not none and is_incremental() -%}
+        {#- No months given (a plain `dbt build`, or a first build retried after it failed with
+            some tables written): the query computes every month, so every month goes; an
+            append alone would hold each entry twice. -#}
+        delete from {{ this }}
     {%- endif -%}
 {%- endmacro %}
 
