@@ -138,6 +138,13 @@ def _has_partitioned_tables(con: duckdb.DuckDBPyConnection) -> bool:
     return all(table in existing for table in partitioned)
 
 
+# A build of every month runs one dbt node at a time. Each DuckDB query already uses every
+# core; two history-wide models side by side only share one memory_limit, spill, and push the
+# process past it (at a province year: 6.6 GB of RSS with 2 threads; see bench/RESULTS.md).
+# A build of a few months keeps the profile's 2 threads, for its many small nodes.
+WHOLE_HISTORY_THREADS = ["--threads", "1"]
+
+
 @dataclass
 class RebuildPlan:
     dbt_args: list[str]
@@ -181,8 +188,9 @@ def kpi_dbt_models(
     _write_plan(warehouse.warehouse_file, plan.dbt_args)
     # Unit tests pin the SQL, not the data: they run in the test suite (make test), not in
     # every production build, as dbt recommends.
+    threads = WHOLE_HISTORY_THREADS if plan.months is None else []
     invocation = dbt.cli(
-        ["build", "--exclude-resource-type", "unit_test", *plan.dbt_args],
+        ["build", "--exclude-resource-type", "unit_test", *plan.dbt_args, *threads],
         context=context,
         raise_on_error=False,
     )
