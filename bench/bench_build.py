@@ -814,8 +814,8 @@ def profile_lines(label: str, wall_s: float, timings: dict[str, Any] | None) -> 
             per_layer[key] = (s + float(n.get("seconds") or 0.0), c + 1)
         dbt_sum = sum(s for s, _ in per_layer.values())
         lines += [
-            "dbt, by layer (sum of node times; nodes of a layer may run 2 at a time, "
-            "dbt `threads: 2`):",
+            "dbt, by layer (sum of node times; in a build of some months nodes of a layer may "
+            "run 2 at a time, dbt `threads: 2`; a build of every month runs one at a time):",
             "",
             "| layer | nodes | seconds (Σ nodes) |",
             "|---|---:|---:|",
@@ -830,8 +830,8 @@ def profile_lines(label: str, wall_s: float, timings: dict[str, Any] | None) -> 
             lines.append(
                 f"dbt step(s) {', '.join(f'`{k}`' for k in dbt_steps)}: "
                 f"{step_s:,.1f} s of wall time for {dbt_sum:,.1f} s of node time (node times "
-                "overlap with dbt's 2 threads; a step longer than its nodes is dbt's own start-up, "
-                "parsing and scheduling, and Dagster handling dbt's events)."
+                "overlap when dbt runs 2 threads; a step longer than its nodes is dbt's own "
+                "start-up, parsing and scheduling, and Dagster handling dbt's events)."
             )
         lines += [
             "",
