@@ -49,7 +49,14 @@ class BuildOutcome:
         if plan is None:
             rebuilt = "models not run"
         elif plan["mode"] == "months":
-            months = [m[:7] for m in plan["months"]]
+            scoped = plan.get("staff_scoped", {})
+            patterns = plan.get("patterns_only", [])
+            months = [
+                m[:7]
+                + (f" ({scoped[m]} staff)" if m in scoped else "")
+                + (" (declaration patterns)" if m in patterns else "")
+                for m in plan["months"]
+            ]
             rebuilt = "rebuilt months: " + (", ".join(months) if months else "none")
         else:
             rebuilt = "rebuilt every month"

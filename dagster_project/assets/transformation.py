@@ -159,9 +159,16 @@ def plan_rebuild(con: duckdb.DuckDBPyConnection, config: DbtBuildConfig) -> Rebu
         return RebuildPlan(["--full-refresh"], None, None)
     if not _has_partitioned_tables(con):
         return RebuildPlan([], None, None)
-    months, latest = months_to_rebuild(con, _extra_range(config))
-    months_var = json.dumps({"rebuild_months": [m.isoformat() for m in months]})
-    return RebuildPlan(["--vars", months_var], months, latest)
+    scope = months_to_rebuild(con, _extra_range(config))
+    entry_months: dict[str, list[str] | None] = {m.isoformat(): None for m in scope.whole}
+    entry_months.update({m.isoformat(): ids for m, ids in scope.staff.items()})
+    months_var = json.dumps(
+        {
+            "rebuild_months": [m.isoformat() for m in scope.months],
+            "entry_months": dict(sorted(entry_months.items())),
+        }
+    )
+    return RebuildPlan(["--vars", months_var], scope.months, scope.latest_delivery)
 
 
 @dbt_assets(
@@ -184,7 +191,7 @@ def kpi_dbt_models(
     with warehouse.connect() as con:
         ensure_raw_tables(con)
         plan = plan_rebuild(con, config)
-    context.log.info(f"dbt build {' '.join(plan.dbt_args) or '(every month)'}")
+    context.log.info(f"dbt build {' '.join(plan.dbt_args)[:2000] or '(every month)'}")
     _write_plan(warehouse.warehouse_file, plan.dbt_args)
     # Unit tests pin the SQL, not the data: they run in the test suite (make test), not in
     # every production build, as dbt recommends.
@@ -218,7 +225,18 @@ def kpi_dbt_models(
 def _write_plan(warehouse_file: Path, args: list[str]) -> None:
     """What this build rebuilds, for `kpi build`'s summary and the benchmark."""
     if args[:1] == ["--vars"]:
-        plan = {"mode": "months", "months": json.loads(args[1])["rebuild_months"]}
+        months = json.loads(args[1])
+        entry_months = months["entry_months"]
+        plan = {
+            "mode": "months",
+            "months": months["rebuild_months"],
+            # months rebuilt for some staff members only: how many
+            "staff_scoped": {
+                month: len(ids) for month, ids in entry_months.items() if ids is not None
+            },
+            # months rebuilt by declaration_patterns alone
+            "patterns_only": [m for m in months["rebuild_months"] if m not in entry_months],
+        }
     else:
         plan = {"mode": "full_refresh" if args else "first_build", "months": None}
     logs = warehouse_file.parent / "logs"

@@ -1,22 +1,26 @@
-"""Which months of the warehouse a load changes: the queue `audit.pending_months`.
+"""What a load changes: the queue `audit.pending_months` of months, and of staff members in them.
 
-The month-partitioned dbt models (entries and staff-days) rebuild only the months in this
-queue. A file's rows are compared with what is stored before they replace it, so a re-sent
-export that changes nothing queues nothing, and a correction to a March entry delivered in
-May queues March. The queue is written in the same transaction as the rows: a load that
-commits always leaves its months behind for the next build, which empties the queue only
-after it succeeded.
+The month-partitioned dbt models (entries and staff-days) rebuild only what this queue holds. A
+file's rows are compared with what is stored before they replace it, so a re-sent export that
+changes nothing queues nothing, and a correction to a March entry delivered in May queues March.
+The queue is written in the same transaction as the rows: a load that commits always leaves its
+changes behind for the next build, which empties the queue only after it succeeded.
+
+Most changes concern named people: a worklog entry its author, a leave record its holder, a
+calendar event its participants, an outgoing document the authors of the entries that cite its
+number, an HR assignment its holder. Those queue (month, staff_id), and a build rebuilds that
+month for those people only: a day of documents that evidences a few entries of last month
+does not rebuild last month for everyone. A new norm or quota queues whole months
+(staff_id NULL). Rows with `patterns_only` concern the submission batches of
+declaration_patterns alone, which span a person's other months.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from functools import cache
+from dataclasses import dataclass
 
 import duckdb
-import yaml
-
-from dagster_project import settings
 
 from .contract import Source
 from .parse import lit, q
@@ -27,39 +31,116 @@ CREATE TABLE IF NOT EXISTS audit.pending_months (
     open_ended BOOLEAN NOT NULL,
     source VARCHAR NOT NULL,
     delivery_id INTEGER NOT NULL,
-    recorded_at TIMESTAMP NOT NULL
-)
+    recorded_at TIMESTAMP NOT NULL,
+    staff_id VARCHAR,
+    patterns_only BOOLEAN NOT NULL DEFAULT false
+);
+-- warehouses created before staff-scoped rebuilds
+ALTER TABLE audit.pending_months ADD COLUMN IF NOT EXISTS staff_id VARCHAR;
+ALTER TABLE audit.pending_months ADD COLUMN IF NOT EXISTS patterns_only BOOLEAN DEFAULT false;
 """
 
-
-@cache
-def _dbt_var(name: str) -> int:
-    project = yaml.safe_load((settings.DBT_PROJECT_DIR / "dbt_project.yml").read_text())
-    return int(project["vars"][name])
+# Above this many staff members in a month, the month is rebuilt for everyone: one pass over
+# the month costs less than filtering it through a long list (and keeps the SQL short).
+STAFF_SCOPE_LIMIT = 2000
 
 
-def affected_dates(source: str) -> tuple[str, str | None] | None:
-    """The work dates a row of `source` can change, as SQL over the contract's column names:
-    (first, last), last None for "from first onwards". None: the source changes no
-    month-partitioned model (agencies and evaluations feed only whole-table marts)."""
-    before, after = _dbt_var("evidence_days_before"), _dbt_var("evidence_days_after")
-    spans: dict[str, tuple[str, str | None]] = {
-        "worklog": ("work_date", "work_date"),
-        # an outgoing document is evidence for entries dated up to `after` days before it
-        # and `before` days after it
-        "documents": (
-            f"CAST(issued_date - INTERVAL {after} DAY AS DATE)",
-            f"CAST(issued_date + INTERVAL {before} DAY AS DATE)",
-        ),
-        "events": ("CAST(start_at AS DATE)", "CAST(end_at AS DATE)"),
-        "leave": ("leave_start", "leave_end"),
-        # an open assignment (no end) runs on into every later month
-        "staff": ("assignment_start", "assignment_end"),
-        # a new norm or quota version holds until the next one: every later month
-        "positions": ("valid_from", None),
-        "tasks": ("valid_from", None),
-    }
-    return spans.get(source)
+def _doc_key(expr: str) -> str:
+    """A document number as the dbt macro normalize_doc_number compares it (no white space,
+    upper case); ';' survives, so a list column keeps its separators."""
+    return rf"upper(regexp_replace({expr}, '\s+', '', 'g'))"
+
+
+def affected_scopes(source: str, affected: str) -> str | None:
+    """SQL over `affected` (rows of `source` under the contract's column names, old and new
+    versions) giving what they can change: (first_date, last_date, staff_id, patterns_only)
+    with last_date NULL for "from first_date onwards" and staff_id NULL for everyone. None:
+    the source changes no month-partitioned model (agencies and evaluations feed only
+    whole-table marts)."""
+    if source == "worklog":
+        # Submission batches (declaration_patterns) take a person's entries submitted on the
+        # same day, whatever their work month.
+        return f"""
+            SELECT work_date AS first_date, work_date AS last_date, staff_id,
+                false AS patterns_only
+            FROM {affected}
+            UNION ALL
+            SELECT DISTINCT stored.work_date, stored.work_date, CAST(NULL AS VARCHAR), true
+            FROM raw.worklog AS stored
+            SEMI JOIN (
+                SELECT DISTINCT staff_id, CAST(submitted_at AS DATE) AS submission_date
+                FROM {affected}
+                WHERE submitted_at IS NOT NULL
+            ) AS batches
+                ON stored.staff_id = batches.staff_id
+                AND CAST(stored.submitted_at AS DATE) = batches.submission_date
+        """
+    if source == "documents":
+        # A document decides the evidence of the entries citing its number in its agency
+        # (evidenced, or a mismatch when drafter, signer or dates differ), whatever their date.
+        # The entry's agency comes from its author's assignment: any assignment of the person
+        # to that agency is taken, which can only rebuild more.
+        return f"""
+            WITH document_keys AS (
+                SELECT DISTINCT agency_code, {_doc_key("doc_number")} AS doc_key
+                FROM {affected}
+                WHERE doc_number IS NOT NULL
+            ),
+            citations AS (
+                SELECT staff_id, work_date,
+                    unnest(string_split({_doc_key("document_ref")}, ';')) AS doc_key
+                FROM raw.worklog
+                WHERE document_ref IS NOT NULL
+            ),
+            agency_staff AS (
+                SELECT DISTINCT staff_id, agency_code FROM raw.staff
+            )
+            SELECT DISTINCT citations.work_date, citations.work_date, citations.staff_id, false
+            FROM citations
+            INNER JOIN document_keys ON citations.doc_key = document_keys.doc_key
+            SEMI JOIN agency_staff
+                ON agency_staff.staff_id = citations.staff_id
+                AND agency_staff.agency_code = document_keys.agency_code
+        """
+    if source == "events":
+        return f"""
+            SELECT CAST(start_at AS DATE), CAST(end_at AS DATE),
+                trim(unnest(string_split(participant_staff_ids, ';'))), false
+            FROM {affected}
+        """
+    if source == "leave":
+        return f"SELECT leave_start, leave_end, staff_id, false FROM {affected}"
+    if source == "staff":
+        # An assignment decides whether the person is known at all, so every month of theirs
+        return f"SELECT DATE '1900-01-01', CAST(NULL AS DATE), staff_id, false FROM {affected}"
+    if source in ("positions", "tasks"):
+        # a new norm or quota version holds until the next one: every later month, everyone
+        return (
+            f"SELECT valid_from, CAST(NULL AS DATE), CAST(NULL AS VARCHAR), false FROM {affected}"
+        )
+    return None
+
+
+# The columns affected_scopes reads, per source.
+SCOPE_COLUMNS = {
+    "worklog": ("work_date", "staff_id", "submitted_at"),
+    "documents": ("agency_code", "doc_number"),
+    "events": ("start_at", "end_at", "participant_staff_ids"),
+    "leave": ("leave_start", "leave_end", "staff_id"),
+    "staff": ("staff_id",),
+    "positions": ("valid_from",),
+    "tasks": ("valid_from",),
+}
+
+
+def _models_built(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether dbt has built anything yet: before that, the next build computes every month
+    and forgets the queue, so working out what a load changes would be wasted."""
+    built = con.execute(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_schema IN ('intermediate', 'marts')"
+    ).fetchone()
+    return bool(built and built[0])
 
 
 # The rows whose stored versions move with a changed row: for the worklog every revision of
@@ -67,6 +148,7 @@ def affected_dates(source: str) -> tuple[str, str | None] | None:
 _GROUP_KEY = {"worklog": ("entry_id",)}
 
 CHANGED = "_ingest_changed"
+AFFECTED = "_ingest_affected"
 
 
 def record_pending_months(
@@ -77,12 +159,11 @@ def record_pending_months(
     delivery_id: int,
     now: dt.datetime,
 ) -> None:
-    """Queue the months that the valid rows of `staged_rows` (columns `t_<name>`, error
-    column `_err`) change, before they replace the stored rows with the same key."""
-    span = affected_dates(spec.name)
-    if span is None:
+    """Queue the months and staff members that the valid rows of `staged_rows` (columns
+    `t_<name>`, error column `_err`) change, before they replace the stored rows with the same
+    key."""
+    if affected_scopes(spec.name, AFFECTED) is None or not _models_built(con):
         return
-    first, last = span
     cols = ", ".join(q(c.name) for c in spec.columns)
     new_rows = (
         "SELECT "
@@ -116,16 +197,21 @@ def record_pending_months(
         )
     else:
         affected = new_rows
-    last_sql = last if last is not None else "CAST(NULL AS DATE)"
+    needed = ", ".join(q(c) for c in SCOPE_COLUMNS[spec.name])
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {AFFECTED} AS SELECT {needed} FROM ({affected})")
     con.execute(
         f"""
         INSERT INTO audit.pending_months
+            (month_start, open_ended, source, delivery_id, recorded_at, staff_id, patterns_only)
         WITH spans AS (
             SELECT DISTINCT
-                CAST(date_trunc('month', {first}) AS DATE) AS first_month,
-                CAST(date_trunc('month', {last_sql}) AS DATE) AS last_month
-            FROM ({affected})
-            WHERE {first} IS NOT NULL
+                CAST(date_trunc('month', first_date) AS DATE) AS first_month,
+                CAST(date_trunc('month', last_date) AS DATE) AS last_month,
+                staff_id,
+                patterns_only
+            FROM ({affected_scopes(spec.name, AFFECTED)}) AS scopes
+                (first_date, last_date, staff_id, patterns_only)
+            WHERE first_date IS NOT NULL
         ),
         months AS (
             SELECT DISTINCT
@@ -134,39 +220,115 @@ def record_pending_months(
                     greatest(first_month, coalesce(last_month, first_month)),
                     INTERVAL 1 MONTH
                 )) AS DATE) AS month_start,
-                last_month IS NULL AS open_ended
+                last_month IS NULL AS open_ended,
+                staff_id,
+                patterns_only
             FROM spans
         )
-        SELECT month_start, open_ended, {lit(spec.name)}, {delivery_id}, ?
+        SELECT month_start, open_ended, {lit(spec.name)}, {delivery_id}, ?, staff_id,
+            patterns_only
         FROM months
         """,
         [now],
     )
     con.execute(f"DROP TABLE IF EXISTS {CHANGED}")
+    con.execute(f"DROP TABLE IF EXISTS {AFFECTED}")
+
+
+@dataclass(frozen=True)
+class RebuildScope:
+    """What a build rebuilds: months for everyone, months for some staff members, and months
+    of declaration_patterns alone."""
+
+    whole: list[dt.date]
+    staff: dict[dt.date, list[str]]
+    patterns_only: list[dt.date]
+    latest_delivery: int  # the latest queued delivery it covers
+
+    @property
+    def months(self) -> list[dt.date]:
+        """Every month some model rebuilds."""
+        return sorted(set(self.whole) | set(self.staff) | set(self.patterns_only))
 
 
 def months_to_rebuild(
     con: duckdb.DuckDBPyConnection, extra: tuple[dt.date, dt.date] | None = None
-) -> tuple[list[dt.date], int]:
-    """The queued months (open-ended ones up to the latest work_date's month), plus the
-    months of `extra` (first, last month), and the latest delivery they cover."""
+) -> RebuildScope:
+    """The queued months and staff members (open-ended ones up to the latest work_date's
+    month), plus the months of `extra` (first, last month) and the months entering or leaving
+    the reporting range, for everyone."""
     row = con.execute(
         "SELECT CAST(date_trunc('month', min(work_date)) AS DATE), "
         "CAST(date_trunc('month', max(work_date)) AS DATE) FROM raw.worklog"
     ).fetchone()
     first_month, last_month = row if row else (None, None)
-    queued = con.execute("SELECT month_start, open_ended FROM audit.pending_months").fetchall()
-    months: set[dt.date] = set()
-    for month, open_ended in queued:
-        if not open_ended:
-            months.add(month)
-        elif last_month is not None:
-            start = max(month, first_month) if first_month else month
-            months.update(_month_range(start, last_month))
+    queued = con.execute(
+        """
+        WITH expanded AS (
+            SELECT
+                CASE WHEN open_ended AND $first IS NOT NULL
+                    THEN CAST(unnest(generate_series(
+                        greatest(month_start, $first), $last, INTERVAL 1 MONTH
+                    )) AS DATE)
+                    ELSE month_start
+                END AS month_start,
+                staff_id,
+                patterns_only
+            FROM audit.pending_months
+            WHERE NOT open_ended OR $first IS NOT NULL
+        )
+        SELECT
+            month_start,
+            bool_or(staff_id IS NULL AND NOT patterns_only) AS for_everyone,
+            bool_and(patterns_only) AS patterns_only,
+            list(DISTINCT staff_id ORDER BY staff_id)
+                FILTER (WHERE staff_id IS NOT NULL AND NOT patterns_only) AS staff_ids
+        FROM expanded
+        WHERE month_start IS NOT NULL
+        GROUP BY month_start
+        """,
+        {"first": first_month, "last": last_month},
+    ).fetchall()
+    whole = set(_range_changes(con, first_month, last_month))
+    staff: dict[dt.date, list[str]] = {}
+    patterns_only: set[dt.date] = set()
+    for month, for_everyone, only_patterns, staff_ids in queued:
+        if for_everyone or len(staff_ids or []) > STAFF_SCOPE_LIMIT:
+            whole.add(month)
+        elif only_patterns:
+            patterns_only.add(month)
+        else:
+            staff[month] = list(staff_ids)
     if extra is not None:
-        months.update(_month_range(*extra))
+        whole.update(_month_range(*extra))
     latest = con.execute("SELECT coalesce(max(delivery_id), 0) FROM audit.pending_months")
-    return sorted(months), int((latest.fetchone() or (0,))[0])
+    return RebuildScope(
+        whole=sorted(whole),
+        staff={month: ids for month, ids in sorted(staff.items()) if month not in whole},
+        patterns_only=sorted(patterns_only - whole - set(staff)),
+        latest_delivery=int((latest.fetchone() or (0,))[0]),
+    )
+
+
+def _range_changes(
+    con: duckdb.DuckDBPyConnection, first_month: dt.date | None, last_month: dt.date | None
+) -> list[dt.date]:
+    """Months entering or leaving the reporting range (whole months from the first to the last
+    work_date): their staff-days appear or go for everyone, not only for who changed."""
+    built = con.execute(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_schema = 'intermediate' AND table_name = 'int_reporting_range_derived'"
+    ).fetchone()
+    if not built or not built[0]:
+        return []
+    previous = con.execute(
+        "SELECT CAST(date_trunc('month', range_start) AS DATE), "
+        "CAST(date_trunc('month', range_end) AS DATE) "
+        "FROM intermediate.int_reporting_range_derived"
+    ).fetchone()
+    before = set(_month_range(*previous)) if previous and None not in previous else set()
+    now = set(_month_range(first_month, last_month)) if first_month and last_month else set()
+    return sorted(before ^ now)
 
 
 def clear_pending(con: duckdb.DuckDBPyConnection, up_to_delivery: int | None = None) -> None:

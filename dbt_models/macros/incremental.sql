@@ -9,7 +9,16 @@
       - removes those months from its table before inserting them again
         (`delete_rebuild_months`, a pre-hook), so a month that became empty is emptied too.
     Without the var (a plain `dbt build`), or on the first build or with --full-refresh, the
-    models compute every month (and the pre-hook empties an existing table first). -#}
+    models compute every month (and the pre-hook empties an existing table first).
+
+    A month can be rebuilt for some staff members only. A late document, a leave record or a
+    corrected entry changes the entries and staff-days of the people it names, not everyone's:
+    the var `entry_months` maps each month the entry and staff-day models rebuild to the
+    staff_ids to rebuild in it, or to none for every staff member (`in_rebuild_scope`). A month
+    of `rebuild_months` missing from `entry_months` is rebuilt by the models partitioned by
+    month alone (declaration_patterns, whose submission batches span people's other months).
+    Without `entry_months`, and on Spark (whose partition overwrite replaces whole months),
+    every listed month is rebuilt for everyone. -#}
 
 {% macro rebuild_months() -%}
     {{ return(var('rebuild_months', none)) }}
@@ -30,6 +39,53 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- A predicate keeping the rows this run rebuilds: the rebuilt months, narrowed to the listed
+    staff members in the months rebuilt for some of them (`entry_months`); true on full builds.
+    staff_column none: whole months. -#}
+{% macro in_rebuild_scope(date_column, staff_column='staff_id') -%}
+    {%- if rebuilds_selected_months() -%}
+        {{ in_rebuild_scope_literal(date_column, staff_column, rebuild_months()) }}
+    {%- else -%}
+        1 = 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- in_rebuild_scope outside a model. -#}
+{% macro in_rebuild_scope_literal(date_column, staff_column, months) -%}
+    {%- set entry_months = var('entry_months', none) -%}
+    {%- if staff_column is none or entry_months is none or target.type == 'spark' -%}
+        {{ in_rebuild_months_literal(date_column, months) }}
+    {%- else -%}
+        {%- set whole_months = [] -%}
+        {%- set predicates = [] -%}
+        {%- for month in months | sort if month in entry_months -%}
+            {%- set staff_ids = entry_months[month] -%}
+            {%- if staff_ids is none -%}
+                {%- do whole_months.append(month) -%}
+            {%- else -%}
+                {%- set quoted = [] -%}
+                {%- for staff_id in staff_ids -%}
+                    {%- do quoted.append("'" ~ (staff_id | replace("'", "''")) ~ "'") -%}
+                {%- endfor -%}
+                {%- do predicates.append(
+                    "(" ~ in_rebuild_months_literal(date_column, [month]) ~ " and "
+                    ~ staff_column ~ " in (" ~ (quoted | join(', ') or 'null') ~ "))"
+                ) -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- if whole_months -%}
+            {%- do predicates.insert(0, in_rebuild_months_literal(date_column, whole_months)) -%}
+        {%- endif -%}
+        {%- if predicates | length == 0 -%}
+            1 = 0
+        {%- elif predicates | length == 1 -%}
+            {{ predicates[0] }}
+        {%- else -%}
+            ({{ predicates | join(' or ') }})
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+
 {% macro kpi_incremental_strategy() -%}
     {{ return(adapter.dispatch('kpi_incremental_strategy', 'kpi_warehouse')()) }}
 {%- endmacro %}
@@ -46,13 +102,13 @@
 {%- endmacro %}
 
 {#- The pre-hook of a month-partitioned model. -#}
-{% macro delete_rebuild_months(date_column) -%}
-    {{ return(adapter.dispatch('delete_rebuild_months', 'kpi_warehouse')(date_column)) }}
+{% macro delete_rebuild_months(date_column, staff_column=none) -%}
+    {{ return(adapter.dispatch('delete_rebuild_months', 'kpi_warehouse')(date_column, staff_column)) }}
 {%- endmacro %}
 
-{% macro duckdb__delete_rebuild_months(date_column) -%}
+{% macro duckdb__delete_rebuild_months(date_column, staff_column) -%}
     {%- if rebuilds_selected_months() -%}
-        delete from {{ this }} where {{ in_rebuild_months(date_column) }}
+        delete from {{ this }} where {{ in_rebuild_scope(date_column, staff_column) }}
     {%- elif this is not none and is_incremental() -%}
         {#- No months given (a plain `dbt build`, or a first build retried after it failed with
             some tables written): the query computes every month, so every month goes; an
@@ -62,18 +118,20 @@
 {%- endmacro %}
 
 {#- insert_overwrite replaces whole partitions already; nothing to delete first. -#}
-{% macro default__delete_rebuild_months(date_column) -%}
+{% macro default__delete_rebuild_months(date_column, staff_column) -%}
 {%- endmacro %}
 
-{#- The config shared by every month-partitioned model. -#}
-{% macro month_partitioned(date_column) -%}
+{#- The config shared by every month-partitioned model. staff_column: the column whose
+    staff members a month may be rebuilt for alone (in_rebuild_scope); none: whole months. -#}
+{% macro month_partitioned(date_column, staff_column='staff_id') -%}
+    {%- set staff_argument = "'" ~ staff_column ~ "'" if staff_column else 'none' -%}
     {{ config(
         materialized='incremental',
         incremental_strategy=kpi_incremental_strategy(),
         partition_by=[date_column] if target.type == 'spark' else none,
         on_schema_change='fail',
-        pre_hook="{{ delete_rebuild_months('" ~ date_column ~ "') }}",
-        meta={'month_partition_column': date_column},
+        pre_hook="{{ delete_rebuild_months('" ~ date_column ~ "', " ~ staff_argument ~ ") }}",
+        meta={'month_partition_column': date_column, 'staff_scope_column': staff_column},
     ) }}
 {%- endmacro %}
 
@@ -97,8 +155,9 @@
             and node.schema | lower == relation.schema | lower -%}
             {%- set partition_column = node.config.meta.get('month_partition_column')
                 or node.config.meta.get('month_scope_column') -%}
+            {%- set staff_column = node.config.meta.get('staff_scope_column') -%}
             {%- if partition_column -%}
-                {%- set scoped = "(select * from " ~ relation ~ " where " ~ in_rebuild_months_literal(partition_column, months) ~ ") dbt_subquery" -%}
+                {%- set scoped = "(select * from " ~ relation ~ " where " ~ in_rebuild_scope_literal(partition_column, staff_column, months) ~ ") dbt_subquery" -%}
                 {%- if where -%}
                     {%- set scoped = "(select * from " ~ scoped ~ " where " ~ where ~ ") dbt_subquery" -%}
                 {%- endif -%}

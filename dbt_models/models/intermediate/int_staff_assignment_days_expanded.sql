@@ -37,6 +37,8 @@ assignment_days as (
         on calendar_days.calendar_date >= assignments.assignment_start
         and calendar_days.calendar_date
             <= coalesce(assignments.assignment_end, cast('9999-12-31' as date))
+    -- a month rebuilt for some staff members only rebuilds their days
+    where {{ in_rebuild_scope('calendar_days.calendar_date', 'assignments.staff_id') }}
 
 ),
 

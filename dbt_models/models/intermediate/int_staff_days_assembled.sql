@@ -6,7 +6,7 @@
 with assignment_days as (
 
     select * from {{ ref('int_staff_assignment_days_expanded') }}
-    where is_in_reporting_range and {{ in_rebuild_months('work_date') }}
+    where is_in_reporting_range and {{ in_rebuild_scope('work_date') }}
 
 ),
 
@@ -26,7 +26,7 @@ leave_days as (
 live_entries as (
 
     select * from {{ ref('int_worklog_entries_flagged') }}
-    where is_live and {{ in_rebuild_months('work_date') }}
+    where is_live and {{ in_rebuild_scope('work_date') }}
 
 ),
 

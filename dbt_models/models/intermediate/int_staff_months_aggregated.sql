@@ -7,7 +7,7 @@
 with staff_days as (
 
     select * from {{ ref('int_staff_days_assembled') }}
-    where agency_code is not null and {{ in_rebuild_months('work_date') }}
+    where agency_code is not null and {{ in_rebuild_scope('work_date') }}
 
 ),
 

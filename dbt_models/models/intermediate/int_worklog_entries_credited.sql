@@ -7,14 +7,14 @@
 with entries as (
 
     select * from {{ ref('int_worklog_entries_current') }}
-    where {{ in_rebuild_months('work_date') }}
+    where {{ in_rebuild_scope('work_date') }}
 
 ),
 
 assignment_days as (
 
     select * from {{ ref('int_staff_assignment_days_expanded') }}
-    where {{ in_rebuild_months('work_date') }}
+    where {{ in_rebuild_scope('work_date') }}
 
 ),
 

@@ -17,14 +17,15 @@ with revisions as (
     takes the current version among every revision of the touched entries instead. -#}
 {%- set settle_from_this = rebuilds_selected_months() and target.type != 'spark' %}
 {% if settle_from_this -%}
--- Entries whose current version lies in a month not being rebuilt keep it: ingestion queues the
--- month of every revision of an entry that changed, so none of their revisions changed. Reading
--- one column of this table spares a scan of every revision of history.
+-- Entries whose current version lies outside what is being rebuilt (a month, or a staff member
+-- in a month rebuilt for some staff) keep it: ingestion queues the month and staff member of
+-- every revision of an entry that changed, so none of their revisions changed. Reading two
+-- columns of this table spares a scan of every revision of history.
 settled_elsewhere as (
 
     select entry_id
     from {{ this }}
-    where not ({{ in_rebuild_months('work_date') }})
+    where not ({{ in_rebuild_scope('work_date') }})
 
 ),
 {%- elif rebuilds_selected_months() -%}
@@ -34,7 +35,7 @@ touched_entries as (
 
     select distinct entry_id
     from revisions
-    where {{ in_rebuild_months('work_date') }}
+    where {{ in_rebuild_scope('work_date') }}
 
 ),
 {%- endif %}
@@ -43,7 +44,7 @@ candidate_revisions as {{ inline_cte() }} (
 
     select * from revisions
     {% if settle_from_this -%}
-    where {{ in_rebuild_months('work_date') }}
+    where {{ in_rebuild_scope('work_date') }}
         and not exists (
             select 1 from settled_elsewhere
             where settled_elsewhere.entry_id = revisions.entry_id
@@ -121,7 +122,7 @@ current_versions as (
         reviewed_at,
         status in ('approved', 'submitted') as is_live
     from latest_versions
-    where {{ in_rebuild_months('work_date') }}
+    where {{ in_rebuild_scope('work_date') }}
 
 )
 

@@ -8,7 +8,7 @@
 with entries as {{ inline_cte() }} (
 
     select * from {{ ref('int_worklog_entries_credited') }}
-    where {{ in_rebuild_months('work_date') }}
+    where {{ in_rebuild_scope('work_date') }}
 
 ),
 

@@ -5,7 +5,7 @@
 with entries as {{ inline_cte() }} (
 
     select * from {{ ref('int_worklog_entries_evidenced') }}
-    where {{ in_rebuild_months('work_date') }}
+    where {{ in_rebuild_scope('work_date') }}
 
 ),
 

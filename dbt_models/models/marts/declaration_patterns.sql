@@ -18,7 +18,7 @@
 {%- set repeated_threshold = var('repeated_description_share_threshold', 0.8) %}
 {%- set bulk_threshold = var('bulk_submission_share_threshold', 0.5) %}
 
-{{ month_partitioned('period_start') }}
+{{ month_partitioned('period_start', staff_column=none) }}
 
 with reporting_range as (
 

@@ -3,7 +3,7 @@
 with staff_days as (
 
     select * from {{ ref('int_staff_days_assembled') }}
-    where {{ in_rebuild_months('work_date') }}
+    where {{ in_rebuild_scope('work_date') }}
 
 )
 

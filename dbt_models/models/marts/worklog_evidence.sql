@@ -3,7 +3,7 @@
 with entries as (
 
     select * from {{ ref('int_worklog_entries_flagged') }}
-    where {{ in_rebuild_months('work_date') }}
+    where {{ in_rebuild_scope('work_date') }}
 
 )
 

@@ -1,7 +1,8 @@
 -- Every month of staff_productivity equals the sum of its staff-days in fct_staff_day (staff-days
 -- with an assignment, by agency), and every quarter and year equals the sum of its months.
 -- Returns the rows that differ. fct_staff_day is partitioned by month: an incremental build
--- compares the months it rebuilt with their staff-days, and every quarter and year with their
+-- compares the months it rebuilt (for the staff members it rebuilt them for) with their
+-- staff-days, and every quarter and year with their
 -- months (a small table), instead of summing every staff-day of history again.
 with staff_days as (
 
@@ -41,7 +42,7 @@ checked_months as (
     select * from productivity
     where period_type = 'month'
     {%- if rebuild_months() is not none %}
-        and {{ in_rebuild_months_literal('period_start', rebuild_months()) }}
+        and {{ in_rebuild_scope_literal('period_start', 'staff_id', rebuild_months()) }}
     {%- endif %}
 
 ),
