@@ -34,8 +34,8 @@ daily_build = ScheduleDefinition(
     description="Every day at 06:00 Vietnam time: only the months that new exports touch.",
 )
 
-# What no export queues (seeds, vars, a document matching an entry far from its date) is
-# caught up once a week, when nobody reads the marts.
+# What no export queues (a change of the seeds or of the dbt vars) is caught up once a week,
+# when nobody reads the marts.
 weekly_full_refresh = ScheduleDefinition(
     name="weekly_full_refresh",
     job=build_everything,

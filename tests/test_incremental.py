@@ -164,10 +164,14 @@ def test_second_delivery_rebuilds_only_what_it_touches(
     # April enters the reporting range: every staff member. March is rebuilt for the people
     # the late files name only (the first delivery had every other source of March).
     march_staff = _staff_named_in_march(raw, later)
-    assert 0 < len(march_staff) < len({row["staff_id"] for row in _csv_rows(raw / "staff")})
+    everyone = len({row["staff_id"] for row in _csv_rows(raw / "staff")})
+    assert 0 < len(march_staff) < everyone
     assert plan["months"] == ["2025-03-01", "2025-04-01"]
     assert plan["staff_scoped"] == {"2025-03-01": len(march_staff)}
     assert plan["patterns_only"] == []
+    # declaration_patterns rebuilds those people too, and the authors of March entries
+    # submitted the same day as a late row (their submission batch changed)
+    assert len(march_staff) <= plan["patterns_staff_scoped"]["2025-03-01"] <= everyone
     assert f"rebuilt months: 2025-03 ({len(march_staff)} staff), 2025-04" in summary
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute("select count(*) from audit.pending_months").fetchone() == (0,)
@@ -192,6 +196,7 @@ def test_nothing_new_rebuilds_nothing_and_a_backfill_rebuilds_its_range(
         "months": [],
         "staff_scoped": {},
         "patterns_only": [],
+        "patterns_staff_scoped": {},
     }
     assert "rebuilt months: none" in summary
 
@@ -208,6 +213,7 @@ def test_nothing_new_rebuilds_nothing_and_a_backfill_rebuilds_its_range(
         "months": ["2025-04-01"],
         "staff_scoped": {},
         "patterns_only": [],
+        "patterns_staff_scoped": {},
     }
     differences = _differences(warehouse)
     assert not differences, f"{len(differences)} differences:\n" + "\n".join(differences[:30])

@@ -160,12 +160,11 @@ def plan_rebuild(con: duckdb.DuckDBPyConnection, config: DbtBuildConfig) -> Rebu
     if not _has_partitioned_tables(con):
         return RebuildPlan([], None, None)
     scope = months_to_rebuild(con, _extra_range(config))
-    entry_months: dict[str, list[str] | None] = {m.isoformat(): None for m in scope.whole}
-    entry_months.update({m.isoformat(): ids for m, ids in scope.staff.items()})
     months_var = json.dumps(
         {
             "rebuild_months": [m.isoformat() for m in scope.months],
-            "entry_months": dict(sorted(entry_months.items())),
+            "entry_months": {m.isoformat(): ids for m, ids in scope.entries.items()},
+            "pattern_months": {m.isoformat(): ids for m, ids in scope.patterns.items()},
         }
     )
     return RebuildPlan(["--vars", months_var], scope.months, scope.latest_delivery)
@@ -226,16 +225,21 @@ def _write_plan(warehouse_file: Path, args: list[str]) -> None:
     """What this build rebuilds, for `kpi build`'s summary and the benchmark."""
     if args[:1] == ["--vars"]:
         months = json.loads(args[1])
-        entry_months = months["entry_months"]
+
+        def staff_counts(scope: dict[str, list[str] | None]) -> dict[str, int]:
+            return {month: len(ids) for month, ids in scope.items() if ids is not None}
+
         plan = {
             "mode": "months",
             "months": months["rebuild_months"],
-            # months rebuilt for some staff members only: how many
-            "staff_scoped": {
-                month: len(ids) for month, ids in entry_months.items() if ids is not None
-            },
-            # months rebuilt by declaration_patterns alone
-            "patterns_only": [m for m in months["rebuild_months"] if m not in entry_months],
+            # the months the entry and staff-day models rebuild for some staff only: how many
+            "staff_scoped": staff_counts(months["entry_months"]),
+            # the months only declaration_patterns rebuilds
+            "patterns_only": [
+                m for m in months["rebuild_months"] if m not in months["entry_months"]
+            ],
+            # the months declaration_patterns rebuilds for some staff only: how many
+            "patterns_staff_scoped": staff_counts(months["pattern_months"]),
         }
     else:
         plan = {"mode": "full_refresh" if args else "first_build", "months": None}

@@ -11,8 +11,8 @@ calendar event its participants, an outgoing document the authors of the entries
 number, an HR assignment its holder. Those queue (month, staff_id), and a build rebuilds that
 month for those people only: a day of documents that evidences a few entries of last month
 does not rebuild last month for everyone. A new norm or quota queues whole months
-(staff_id NULL). Rows with `patterns_only` concern the submission batches of
-declaration_patterns alone, which span a person's other months.
+(staff_id NULL). Rows with `patterns_only` concern declaration_patterns alone: a person's
+submission batch spans their other months.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def affected_scopes(source: str, affected: str) -> str | None:
                 false AS patterns_only
             FROM {affected}
             UNION ALL
-            SELECT DISTINCT stored.work_date, stored.work_date, CAST(NULL AS VARCHAR), true
+            SELECT DISTINCT stored.work_date, stored.work_date, stored.staff_id, true
             FROM raw.worklog AS stored
             SEMI JOIN (
                 SELECT DISTINCT staff_id, CAST(submitted_at AS DATE) AS submission_date
@@ -235,20 +235,24 @@ def record_pending_months(
     con.execute(f"DROP TABLE IF EXISTS {AFFECTED}")
 
 
+# month -> the staff_ids to rebuild in it, or None for everyone
+MonthScope = dict[dt.date, list[str] | None]
+
+
 @dataclass(frozen=True)
 class RebuildScope:
-    """What a build rebuilds: months for everyone, months for some staff members, and months
-    of declaration_patterns alone."""
+    """What a build rebuilds: for the entry and staff-day models, and for declaration_patterns
+    (whose submission batches span a person's months), each month for everyone or for some
+    staff members."""
 
-    whole: list[dt.date]
-    staff: dict[dt.date, list[str]]
-    patterns_only: list[dt.date]
+    entries: MonthScope
+    patterns: MonthScope
     latest_delivery: int  # the latest queued delivery it covers
 
     @property
     def months(self) -> list[dt.date]:
         """Every month some model rebuilds."""
-        return sorted(set(self.whole) | set(self.staff) | set(self.patterns_only))
+        return sorted(set(self.entries) | set(self.patterns))
 
 
 def months_to_rebuild(
@@ -279,35 +283,41 @@ def months_to_rebuild(
         )
         SELECT
             month_start,
-            bool_or(staff_id IS NULL AND NOT patterns_only) AS for_everyone,
-            bool_and(patterns_only) AS patterns_only,
+            bool_or(staff_id IS NULL AND NOT patterns_only) AS entries_for_everyone,
+            bool_or(staff_id IS NULL) AS patterns_for_everyone,
             list(DISTINCT staff_id ORDER BY staff_id)
-                FILTER (WHERE staff_id IS NOT NULL AND NOT patterns_only) AS staff_ids
+                FILTER (WHERE staff_id IS NOT NULL AND NOT patterns_only) AS entry_staff,
+            list(DISTINCT staff_id ORDER BY staff_id)
+                FILTER (WHERE staff_id IS NOT NULL) AS pattern_staff
         FROM expanded
         WHERE month_start IS NOT NULL
         GROUP BY month_start
         """,
         {"first": first_month, "last": last_month},
     ).fetchall()
-    whole = set(_range_changes(con, first_month, last_month))
-    staff: dict[dt.date, list[str]] = {}
-    patterns_only: set[dt.date] = set()
-    for month, for_everyone, only_patterns, staff_ids in queued:
-        if for_everyone or len(staff_ids or []) > STAFF_SCOPE_LIMIT:
-            whole.add(month)
-        elif only_patterns:
-            patterns_only.add(month)
-        else:
-            staff[month] = list(staff_ids)
+    entries: MonthScope = {}
+    patterns: MonthScope = {}
+    for month, entries_for_everyone, patterns_for_everyone, entry_staff, pattern_staff in queued:
+        if entries_for_everyone or entry_staff:
+            entries[month] = _staff_or_everyone(entries_for_everyone, entry_staff)
+        patterns[month] = _staff_or_everyone(patterns_for_everyone, pattern_staff)
+    for_everyone = set(_range_changes(con, first_month, last_month))
     if extra is not None:
-        whole.update(_month_range(*extra))
+        for_everyone.update(_month_range(*extra))
+    for month in for_everyone:
+        entries[month] = patterns[month] = None
     latest = con.execute("SELECT coalesce(max(delivery_id), 0) FROM audit.pending_months")
     return RebuildScope(
-        whole=sorted(whole),
-        staff={month: ids for month, ids in sorted(staff.items()) if month not in whole},
-        patterns_only=sorted(patterns_only - whole - set(staff)),
+        entries=dict(sorted(entries.items())),
+        patterns=dict(sorted(patterns.items())),
         latest_delivery=int((latest.fetchone() or (0,))[0]),
     )
+
+
+def _staff_or_everyone(for_everyone: bool, staff_ids: list[str] | None) -> list[str] | None:
+    if for_everyone or staff_ids is None or len(staff_ids) > STAFF_SCOPE_LIMIT:
+        return None
+    return list(staff_ids)
 
 
 def _range_changes(

@@ -14,11 +14,11 @@
     A month can be rebuilt for some staff members only. A late document, a leave record or a
     corrected entry changes the entries and staff-days of the people it names, not everyone's:
     the var `entry_months` maps each month the entry and staff-day models rebuild to the
-    staff_ids to rebuild in it, or to none for every staff member (`in_rebuild_scope`). A month
-    of `rebuild_months` missing from `entry_months` is rebuilt by the models partitioned by
-    month alone (declaration_patterns, whose submission batches span people's other months).
-    Without `entry_months`, and on Spark (whose partition overwrite replaces whole months),
-    every listed month is rebuilt for everyone. -#}
+    staff_ids to rebuild in it, or to none for every staff member (`in_rebuild_scope`);
+    `pattern_months` does the same for declaration_patterns, whose submission batches span a
+    person's other months. A model skips the months of `rebuild_months` missing from its map.
+    Without the map, and on Spark (whose partition overwrite replaces whole months), every
+    listed month is rebuilt for everyone. -#}
 
 {% macro rebuild_months() -%}
     {{ return(var('rebuild_months', none)) }}
@@ -40,19 +40,19 @@
 {%- endmacro %}
 
 {#- A predicate keeping the rows this run rebuilds: the rebuilt months, narrowed to the listed
-    staff members in the months rebuilt for some of them (`entry_months`); true on full builds.
-    staff_column none: whole months. -#}
-{% macro in_rebuild_scope(date_column, staff_column='staff_id') -%}
+    staff members in the months rebuilt for some of them (the var named by scope_var); true on
+    full builds. staff_column none: whole months. -#}
+{% macro in_rebuild_scope(date_column, staff_column='staff_id', scope_var='entry_months') -%}
     {%- if rebuilds_selected_months() -%}
-        {{ in_rebuild_scope_literal(date_column, staff_column, rebuild_months()) }}
+        {{ in_rebuild_scope_literal(date_column, staff_column, rebuild_months(), scope_var) }}
     {%- else -%}
         1 = 1
     {%- endif -%}
 {%- endmacro %}
 
 {#- in_rebuild_scope outside a model. -#}
-{% macro in_rebuild_scope_literal(date_column, staff_column, months) -%}
-    {%- set entry_months = var('entry_months', none) -%}
+{% macro in_rebuild_scope_literal(date_column, staff_column, months, scope_var='entry_months') -%}
+    {%- set entry_months = var(scope_var, none) -%}
     {%- if staff_column is none or entry_months is none or target.type == 'spark' -%}
         {{ in_rebuild_months_literal(date_column, months) }}
     {%- else -%}
@@ -102,13 +102,13 @@
 {%- endmacro %}
 
 {#- The pre-hook of a month-partitioned model. -#}
-{% macro delete_rebuild_months(date_column, staff_column=none) -%}
-    {{ return(adapter.dispatch('delete_rebuild_months', 'kpi_warehouse')(date_column, staff_column)) }}
+{% macro delete_rebuild_months(date_column, staff_column=none, scope_var='entry_months') -%}
+    {{ return(adapter.dispatch('delete_rebuild_months', 'kpi_warehouse')(date_column, staff_column, scope_var)) }}
 {%- endmacro %}
 
-{% macro duckdb__delete_rebuild_months(date_column, staff_column) -%}
+{% macro duckdb__delete_rebuild_months(date_column, staff_column, scope_var) -%}
     {%- if rebuilds_selected_months() -%}
-        delete from {{ this }} where {{ in_rebuild_scope(date_column, staff_column) }}
+        delete from {{ this }} where {{ in_rebuild_scope(date_column, staff_column, scope_var) }}
     {%- elif this is not none and is_incremental() -%}
         {#- No months given (a plain `dbt build`, or a first build retried after it failed with
             some tables written): the query computes every month, so every month goes; an
@@ -118,20 +118,25 @@
 {%- endmacro %}
 
 {#- insert_overwrite replaces whole partitions already; nothing to delete first. -#}
-{% macro default__delete_rebuild_months(date_column, staff_column) -%}
+{% macro default__delete_rebuild_months(date_column, staff_column, scope_var) -%}
 {%- endmacro %}
 
 {#- The config shared by every month-partitioned model. staff_column: the column whose
-    staff members a month may be rebuilt for alone (in_rebuild_scope); none: whole months. -#}
-{% macro month_partitioned(date_column, staff_column='staff_id') -%}
-    {%- set staff_argument = "'" ~ staff_column ~ "'" if staff_column else 'none' -%}
+    staff members a month may be rebuilt for alone (in_rebuild_scope), following the var
+    scope_var. -#}
+{% macro month_partitioned(date_column, staff_column='staff_id', scope_var='entry_months') -%}
     {{ config(
         materialized='incremental',
         incremental_strategy=kpi_incremental_strategy(),
         partition_by=[date_column] if target.type == 'spark' else none,
         on_schema_change='fail',
-        pre_hook="{{ delete_rebuild_months('" ~ date_column ~ "', " ~ staff_argument ~ ") }}",
-        meta={'month_partition_column': date_column, 'staff_scope_column': staff_column},
+        pre_hook="{{ delete_rebuild_months('" ~ date_column ~ "', '" ~ staff_column ~ "', '"
+            ~ scope_var ~ "') }}",
+        meta={
+            'month_partition_column': date_column,
+            'staff_scope_column': staff_column,
+            'staff_scope_var': scope_var,
+        },
     ) }}
 {%- endmacro %}
 
@@ -156,8 +161,9 @@
             {%- set partition_column = node.config.meta.get('month_partition_column')
                 or node.config.meta.get('month_scope_column') -%}
             {%- set staff_column = node.config.meta.get('staff_scope_column') -%}
+            {%- set scope_var = node.config.meta.get('staff_scope_var', 'entry_months') -%}
             {%- if partition_column -%}
-                {%- set scoped = "(select * from " ~ relation ~ " where " ~ in_rebuild_scope_literal(partition_column, staff_column, months) ~ ") dbt_subquery" -%}
+                {%- set scoped = "(select * from " ~ relation ~ " where " ~ in_rebuild_scope_literal(partition_column, staff_column, months, scope_var) ~ ") dbt_subquery" -%}
                 {%- if where -%}
                     {%- set scoped = "(select * from " ~ scoped ~ " where " ~ where ~ ") dbt_subquery" -%}
                 {%- endif -%}

@@ -18,7 +18,7 @@
 {%- set repeated_threshold = var('repeated_description_share_threshold', 0.8) %}
 {%- set bulk_threshold = var('bulk_submission_share_threshold', 0.5) %}
 
-{{ month_partitioned('period_start', staff_column=none) }}
+{{ month_partitioned('period_start', scope_var='pattern_months') }}
 
 with reporting_range as (
 
@@ -54,7 +54,7 @@ entries_in_months as {{ inline_cte() }} (
         coalesce(description, '') as description,
         submitted_at
     from all_live_entries
-    where {{ in_rebuild_months('work_date') }}
+    where {{ in_rebuild_scope('work_date', 'staff_id', 'pattern_months') }}
 
 ),
 
