@@ -81,38 +81,84 @@ PARTITIONED_MARTS = {
     "fct_staff_day": "work_date",
     "worklog_evidence": "work_date",
 }
+# Which of a build's scopes each partitioned mart follows (dbt vars entry_months and
+# pattern_months): declaration_patterns also rebuilds the people whose submission batches
+# changed.
+MART_SCOPES = {
+    "declaration_patterns": "patterns",
+    "fct_staff_day": "entries",
+    "worklog_evidence": "entries",
+}
 
-# Months the warehouse rebuilt that the snapshot does not show yet; a NULL month: all of them.
+# What the warehouse rebuilt that the snapshot does not show yet: months of a scope (see
+# MART_SCOPES), and the staff members a month was rebuilt for (NULL: everyone); a NULL month:
+# everything.
 SNAPSHOT_PENDING_DDL = """
 create table if not exists audit.snapshot_pending (
     month_start date,
-    recorded_at timestamp not null
-)
+    recorded_at timestamp not null,
+    staff_id varchar,
+    scope varchar
+);
+-- warehouses created before staff-scoped rebuilds
+alter table audit.snapshot_pending add column if not exists staff_id varchar;
+alter table audit.snapshot_pending add column if not exists scope varchar;
 """
 
+# month -> the staff_ids rebuilt in it, or None for everyone
+MonthScope = dict[date, list[str] | None]
 
-def queue_snapshot_months(con: duckdb.DuckDBPyConnection, months: list[date] | None) -> None:
-    """Remember what a build rebuilt until a snapshot publishes it (None: everything)."""
+
+def queue_snapshot_months(
+    con: duckdb.DuckDBPyConnection, scopes: dict[str, MonthScope] | None
+) -> None:
+    """Remember what a build rebuilt, per scope, until a snapshot publishes it (None:
+    everything)."""
     con.execute("create schema if not exists audit")
     con.execute(SNAPSHOT_PENDING_DDL)
+    rows: list[tuple[date | None, str | None, str | None]] = (
+        [(None, None, None)]
+        if scopes is None
+        else [
+            (month, staff_id, name)
+            for name, scope in scopes.items()
+            for month, staff_ids in scope.items()
+            for staff_id in (staff_ids if staff_ids is not None else [None])
+        ]
+    )
     con.execute(
-        "insert into audit.snapshot_pending "
-        "select cast(unnest($months) as date), current_timestamp",
-        {"months": [None] if months is None else months},
+        "insert into audit.snapshot_pending (month_start, recorded_at, staff_id, scope) "
+        "select cast(unnest($months) as date), current_timestamp, "
+        "cast(unnest($staff_ids) as varchar), cast(unnest($scopes) as varchar)",
+        {
+            "months": [row[0] for row in rows],
+            "staff_ids": [row[1] for row in rows],
+            "scopes": [row[2] for row in rows],
+        },
     )
 
 
-def _pending_months(con: duckdb.DuckDBPyConnection) -> list[date] | None:
-    """Rebuilt months not yet published from the attached warehouse (None: everything)."""
+def _pending_scopes(con: duckdb.DuckDBPyConnection) -> dict[str, MonthScope] | None:
+    """What was rebuilt and not yet published, per scope, from the attached warehouse (None:
+    everything)."""
     exists = con.execute(
         "select count(*) from information_schema.tables where table_catalog = 'warehouse' "
         "and table_schema = 'audit' and table_name = 'snapshot_pending'"
     ).fetchone()
     if not exists or not exists[0]:
         return None
-    rows = con.execute("select distinct month_start from warehouse.audit.snapshot_pending")
-    months = [month for (month,) in rows.fetchall()]
-    return None if None in months else sorted(months)
+    rows = con.execute(
+        "select scope, month_start, bool_or(staff_id is null), "
+        "list(distinct staff_id order by staff_id) filter (where staff_id is not null) "
+        "from warehouse.audit.snapshot_pending group by scope, month_start"
+    ).fetchall()
+    # a NULL month, or a row queued before scopes existed: everything
+    if any(month is None or name is None for name, month, _, _ in rows):
+        return None
+    scopes: dict[str, MonthScope] = {name: {} for name in set(MART_SCOPES.values())}
+    for name, month, for_everyone, staff_ids in sorted(rows):
+        scopes.setdefault(name, {})[month] = None if for_everyone else list(staff_ids)
+    return scopes
 
 
 def _next_month(month: date) -> date:
@@ -142,24 +188,45 @@ def _publish_by_month(
     table: str,
     column: str,
     select_list: str,
-    months: list[date] | None,
+    scope: MonthScope | None,
+    key: str,
     previous_dir: Path,
     target_dir: Path,
 ) -> None:
-    """Replace the rebuilt months of a partitioned mart (all of it when months is None) in the
-    snapshot table and as one Parquet file per month; unchanged months are hard links."""
-    if months is None:
+    """Replace what was rebuilt of a partitioned mart (all of it when scope is None) in the
+    snapshot table, the rows of the rebuilt staff members only in a month rebuilt for some, and
+    rewrite each rebuilt month's Parquet file; unchanged months are hard links."""
+    months = sorted(scope) if scope is not None else None
+    if scope is None:
         con.execute(
             f"create or replace table main.{table} as select {select_list} "
             f"from warehouse.marts.{table}"
         )
     else:
-        month_filter = _month_filter(column, months)
-        con.execute(f"delete from main.{table} where {month_filter}")
-        con.execute(
-            f"insert into main.{table} select {select_list} from warehouse.marts.{table} "
-            f"where {month_filter}"
-        )
+        whole = [month for month, staff_ids in scope.items() if staff_ids is None]
+        if whole:
+            month_filter = _month_filter(column, whole)
+            con.execute(f"delete from main.{table} where {month_filter}")
+            con.execute(
+                f"insert into main.{table} select {select_list} from warehouse.marts.{table} "
+                f"where {month_filter}"
+            )
+        for month, staff_ids in scope.items():
+            if staff_ids is None:
+                continue
+            month_filter = _month_filter(column, [month])
+            # the snapshot holds keyed hashes of staff_id (see _select_list)
+            con.execute(
+                f"delete from main.{table} where {month_filter} and staff_key in "
+                f"(select substr(sha256('{key}' || staff_id), 1, 16) "
+                "from (select unnest($staff_ids) as staff_id))",
+                {"staff_ids": staff_ids},
+            )
+            con.execute(
+                f"insert into main.{table} select {select_list} from warehouse.marts.{table} "
+                f"where {month_filter} and staff_id in (select unnest($staff_ids))",
+                {"staff_ids": staff_ids},
+            )
     target_dir.mkdir(parents=True)
     rewritten = {month.strftime("%Y-%m") for month in months} if months is not None else None
     if rewritten is not None and previous_dir.is_dir():
@@ -199,9 +266,9 @@ def publish_snapshot(warehouse: Path, include_names: bool | None = None) -> dict
     counts: dict[str, int] = {}
     with duckdb.connect(":memory:") as probe:
         probe.execute(f"attach '{warehouse}' as warehouse (read_only)")
-        months = _pending_months(probe)
+        scopes = _pending_scopes(probe)
         (published_at,) = probe.execute("select current_timestamp").fetchone() or (None,)
-    incremental = months is not None and paths.database.exists() and paths.parquet_dir.is_dir()
+    incremental = scopes is not None and paths.database.exists() and paths.parquet_dir.is_dir()
     if incremental:
         shutil.copyfile(paths.database, staging_db)
     # the build's memory budget and spill folder: DuckDB's default would be 80% of the RAM
@@ -240,7 +307,10 @@ def publish_snapshot(warehouse: Path, include_names: bool | None = None) -> dict
                     table,
                     PARTITIONED_MARTS[table],
                     select_list,
-                    months if incremental and table in published else None,
+                    scopes[MART_SCOPES[table]]
+                    if incremental and scopes is not None and table in published
+                    else None,
+                    key,
                     paths.parquet_dir / table,
                     staging_parquet / table,
                 )

@@ -109,6 +109,17 @@ def incremental_warehouse(
     return warehouse, summary
 
 
+# rows, people and a sum per partitioned mart; the snapshot replaces staff_id by staff_key
+SNAPSHOT_TOTALS = {
+    mart: f"select count(*), count(distinct staff_{{1}}), round(sum({column}), 6) from {{0}}"
+    for mart, column in (
+        ("fct_staff_day", "credited_hours"),
+        ("worklog_evidence", "credited_minutes"),
+        ("declaration_patterns", "live_entry_count"),
+    )
+}
+
+
 def _csv_rows(folder: Path, pattern: str = "*.csv") -> list[dict[str, str]]:
     rows: list[dict[str, str]] = []
     for path in sorted(folder.glob(pattern)):
@@ -175,6 +186,17 @@ def test_second_delivery_rebuilds_only_what_it_touches(
     assert f"rebuilt months: 2025-03 ({len(march_staff)} staff), 2025-04" in summary
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute("select count(*) from audit.pending_months").fetchone() == (0,)
+        built = {
+            mart: con.execute(query.format(f"marts.{mart}", "id")).fetchone()
+            for mart, query in SNAPSHOT_TOTALS.items()
+        }
+    # the analysts' snapshot republished those people's rows of March, in its tables and files
+    paths = snapshot_paths(warehouse)
+    with duckdb.connect(str(paths.database), read_only=True) as con:
+        for mart, query in SNAPSHOT_TOTALS.items():
+            files = f"read_parquet('{paths.parquet_dir / mart}/*.parquet')"
+            assert con.execute(query.format(mart, "key")).fetchone() == built[mart], mart
+            assert con.execute(query.format(files, "key")).fetchone() == built[mart], mart
 
 
 def test_incremental_build_gives_the_expected_marts(

@@ -150,6 +150,8 @@ class RebuildPlan:
     dbt_args: list[str]
     months: list[dt.date] | None  # None: every month
     covered_delivery: int | None  # the latest queued delivery it covers; None: all
+    # what the partitioned marts were rebuilt for, per scope and month (None: everything)
+    mart_scopes: dict[str, dict[dt.date, list[str] | None]] | None = None
 
 
 def plan_rebuild(con: duckdb.DuckDBPyConnection, config: DbtBuildConfig) -> RebuildPlan:
@@ -167,7 +169,8 @@ def plan_rebuild(con: duckdb.DuckDBPyConnection, config: DbtBuildConfig) -> Rebu
             "pattern_months": {m.isoformat(): ids for m, ids in scope.patterns.items()},
         }
     )
-    return RebuildPlan(["--vars", months_var], scope.months, scope.latest_delivery)
+    mart_scopes = {"entries": scope.entries, "patterns": scope.patterns}
+    return RebuildPlan(["--vars", months_var], scope.months, scope.latest_delivery, mart_scopes)
 
 
 @dbt_assets(
@@ -217,7 +220,7 @@ def kpi_dbt_models(
     with warehouse.connect() as con:
         con.begin()
         clear_pending(con, plan.covered_delivery)
-        queue_snapshot_months(con, plan.months)
+        queue_snapshot_months(con, plan.mart_scopes)
         con.commit()
 
 

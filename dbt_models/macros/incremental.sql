@@ -57,12 +57,14 @@
         {{ in_rebuild_months_literal(date_column, months) }}
     {%- else -%}
         {%- set whole_months = [] -%}
+        {%- set staff_months = [] -%}
         {%- set predicates = [] -%}
         {%- for month in months | sort if month in entry_months -%}
             {%- set staff_ids = entry_months[month] -%}
             {%- if staff_ids is none -%}
                 {%- do whole_months.append(month) -%}
             {%- else -%}
+                {%- do staff_months.append(month) -%}
                 {%- set quoted = [] -%}
                 {%- for staff_id in staff_ids -%}
                     {%- do quoted.append("'" ~ (staff_id | replace("'", "''")) ~ "'") -%}
@@ -78,10 +80,13 @@
         {%- endif -%}
         {%- if predicates | length == 0 -%}
             1 = 0
-        {%- elif predicates | length == 1 -%}
+        {%- elif predicates | length == 1 and not staff_months -%}
             {{ predicates[0] }}
         {%- else -%}
-            ({{ predicates | join(' or ') }})
+            {#- the months' date ranges alone first: a filter the engine can push into the
+                scan to skip other months' row groups, which the staff lists prevent -#}
+            ({{ in_rebuild_months_literal(date_column, whole_months + staff_months) }}
+            and ({{ predicates | join(' or ') }}))
         {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
