@@ -274,6 +274,70 @@ def test_a_build_without_months_recomputes_existing_tables_instead_of_adding_to_
     assert not differences, f"{len(differences)} differences:\n" + "\n".join(differences[:30])
 
 
+def test_a_late_document_rebuilds_march_for_the_author_citing_it(
+    batches: tuple[Path, Path], incremental_warehouse: tuple[Path, str], tmp_path: Path
+) -> None:
+    """A document delivered alone, weeks later, whose number a March entry cites: March is
+    rebuilt for that entry's author only, and the marts equal a first build of the same files
+    (the entry's evidence and its staff-day change; nothing else may)."""
+    raw, _ = batches
+    warehouse, _ = incremental_warehouse
+    # work on copies: the other tests keep the delivered files and the built warehouse
+    late_raw, late_warehouse = tmp_path / "raw", tmp_path / "late" / "warehouse.duckdb"
+    shutil.copytree(raw, late_raw)
+    shutil.copytree(warehouse.parent, late_warehouse.parent)
+    cited = [
+        row
+        for row in _csv_rows(late_raw / "worklog", "worklog_1.csv")
+        if row["document_ref"].strip() == "999/STC-NS"
+    ]
+    assert len(cited) == 1 and cited[0]["work_date"].startswith("2025-03")
+    author = cited[0]["staff_id"]
+    with duckdb.connect(str(late_warehouse), read_only=True) as con:
+        before = con.execute(
+            "select evidence_status from marts.worklog_evidence where entry_id = ?",
+            [cited[0]["entry_id"]],
+        ).fetchone()
+    assert before == ("missing_document",)
+    with (late_raw / "documents" / "documents_late.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            ["doc_id", "agency_code", "direction", "doc_number", "doc_type", "issued_date",
+             "subject", "drafter_staff_id", "signer_staff_id", "handler_staff_id",
+             "due_date", "completed_date"]
+        )  # fmt: skip
+        writer.writerow(
+            ["D0999", "STC", "outgoing", "999/STC-NS", "Công văn", cited[0]["work_date"],
+             "V/v 999/STC-NS", author, "", "", "", ""]
+        )  # fmt: skip
+
+    _build(late_raw, late_warehouse)
+    plan = _plan(late_warehouse)
+    assert plan["months"] == ["2025-03-01"]
+    assert plan["staff_scoped"] == {"2025-03-01": 1}
+    assert plan["patterns_staff_scoped"] == {"2025-03-01": 1}
+
+    fresh = tmp_path / "fresh" / "warehouse.duckdb"
+    _build(late_raw, fresh)
+    assert _plan(fresh)["mode"] == "first_build"
+    with duckdb.connect(str(late_warehouse), read_only=True) as con:
+        after = con.execute(
+            "select evidence_status from marts.worklog_evidence where entry_id = ?",
+            [cited[0]["entry_id"]],
+        ).fetchone()
+    assert after == ("evidenced",)
+    for mart in MART_KEYS:
+        built, expected = _mart_rows(late_warehouse, mart), _mart_rows(fresh, mart)
+        assert built.keys() == expected.keys(), mart
+        differences = [
+            f"{mart} {key} {column}"
+            for key, row in expected.items()
+            for column, value in row.items()
+            if not _same(value, built[key][column])
+        ]
+        assert not differences, differences[:20]
+
+
 def test_build_rejects_a_backfill_that_is_not_a_month_range(tmp_path: Path) -> None:
     result = run_kpi("build", "--from", "2025-13", "--warehouse", str(tmp_path / "w.duckdb"))
     assert result.returncode == 2
