@@ -19,8 +19,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cache
 
 import duckdb
+import yaml
+
+from dagster_project import settings
 
 from .contract import Source
 from .parse import lit, q
@@ -43,6 +47,12 @@ ALTER TABLE audit.pending_months ADD COLUMN IF NOT EXISTS patterns_only BOOLEAN 
 # Above this many staff members in a month, the month is rebuilt for everyone: one pass over
 # the month costs less than filtering it through a long list (and keeps the SQL short).
 STAFF_SCOPE_LIMIT = 2000
+
+
+@cache
+def _dbt_var(name: str) -> int:
+    project = yaml.safe_load((settings.DBT_PROJECT_DIR / "dbt_project.yml").read_text())
+    return int(project["vars"][name])
 
 
 def _doc_key(expr: str) -> str:
@@ -76,15 +86,29 @@ def affected_scopes(source: str, affected: str) -> str | None:
                 AND CAST(stored.submitted_at AS DATE) = batches.submission_date
         """
     if source == "documents":
-        # A document decides the evidence of the entries citing its number in its agency
-        # (evidenced, or a mismatch when drafter, signer or dates differ), whatever their date.
-        # The entry's agency comes from its author's assignment: any assignment of the person
-        # to that agency is taken, which can only rebuild more.
+        # A document decides the evidence of the entries citing its number in its agency: an
+        # entry is evidenced when an outgoing document with that number was drafted or signed
+        # by its author within the evidence window, a mismatch when the number exists in the
+        # agency at all. A changed document (old or new version) therefore concerns a citing
+        # entry when it could match the author, or when no other outgoing document of the
+        # agency carries the number (whether the number exists may change). Numbers restart
+        # every year: without the second condition a January document would rebuild every
+        # month citing last year's document of the same number. The entry's agency comes from
+        # its author's assignment: any assignment of the person to that agency is taken,
+        # which can only rebuild more.
+        before, after = _dbt_var("evidence_days_before"), _dbt_var("evidence_days_after")
         return f"""
-            WITH document_keys AS (
-                SELECT DISTINCT agency_code, {_doc_key("doc_number")} AS doc_key
+            WITH changed_documents AS (
+                SELECT DISTINCT doc_id, agency_code, {_doc_key("doc_number")} AS doc_key,
+                    issued_date, drafter_staff_id, signer_staff_id
                 FROM {affected}
                 WHERE doc_number IS NOT NULL
+            ),
+            numbers_held_elsewhere AS (
+                SELECT DISTINCT stored.agency_code, {_doc_key("stored.doc_number")} AS doc_key
+                FROM raw.documents AS stored
+                WHERE stored.direction = 'outgoing'
+                    AND stored.doc_id NOT IN (SELECT doc_id FROM changed_documents)
             ),
             citations AS (
                 SELECT staff_id, work_date,
@@ -97,10 +121,23 @@ def affected_scopes(source: str, affected: str) -> str | None:
             )
             SELECT DISTINCT citations.work_date, citations.work_date, citations.staff_id, false
             FROM citations
-            INNER JOIN document_keys ON citations.doc_key = document_keys.doc_key
+            INNER JOIN changed_documents ON citations.doc_key = changed_documents.doc_key
             SEMI JOIN agency_staff
                 ON agency_staff.staff_id = citations.staff_id
-                AND agency_staff.agency_code = document_keys.agency_code
+                AND agency_staff.agency_code = changed_documents.agency_code
+            WHERE (
+                    citations.staff_id IN (
+                        changed_documents.drafter_staff_id, changed_documents.signer_staff_id
+                    )
+                    AND changed_documents.issued_date
+                        BETWEEN citations.work_date - INTERVAL {before} DAY
+                        AND citations.work_date + INTERVAL {after} DAY
+                )
+                OR NOT EXISTS (
+                    SELECT 1 FROM numbers_held_elsewhere
+                    WHERE numbers_held_elsewhere.agency_code = changed_documents.agency_code
+                        AND numbers_held_elsewhere.doc_key = changed_documents.doc_key
+                )
         """
     if source == "events":
         return f"""
@@ -124,7 +161,14 @@ def affected_scopes(source: str, affected: str) -> str | None:
 # The columns affected_scopes reads, per source.
 SCOPE_COLUMNS = {
     "worklog": ("work_date", "staff_id", "submitted_at"),
-    "documents": ("agency_code", "doc_number"),
+    "documents": (
+        "doc_id",
+        "agency_code",
+        "doc_number",
+        "issued_date",
+        "drafter_staff_id",
+        "signer_staff_id",
+    ),
     "events": ("start_at", "end_at", "participant_staff_ids"),
     "leave": ("leave_start", "leave_end", "staff_id"),
     "staff": ("staff_id",),
