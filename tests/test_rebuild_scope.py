@@ -97,3 +97,16 @@ def test_too_many_people_a_backfill_or_a_reporting_range_change_rebuild_everyone
         _month("2025-03"): ["KH1"],
         _month("2025-04"): None,  # new to the reporting range
     }
+
+
+def test_a_plan_too_long_for_the_command_line_widens_its_longest_months(
+    con: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(changes, "PLAN_STAFF_LIMIT", 4)
+    for staff_id in ("KH1", "KH2"):
+        _queue(con, "2025-02", staff_id)
+    _queue(con, "2025-03", "KH1")
+    # listed: 2 + 1 for the entries, the same for the patterns: 6 > 4
+    scope = months_to_rebuild(con)
+    assert scope.entries == {_month("2025-02"): None, _month("2025-03"): ["KH1"]}
+    assert scope.patterns == {_month("2025-02"): None, _month("2025-03"): ["KH1"]}

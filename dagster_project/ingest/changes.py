@@ -47,6 +47,9 @@ ALTER TABLE audit.pending_months ADD COLUMN IF NOT EXISTS patterns_only BOOLEAN 
 # Above this many staff members in a month, the month is rebuilt for everyone: one pass over
 # the month costs less than filtering it through a long list (and keeps the SQL short).
 STAFF_SCOPE_LIMIT = 2000
+# The lists travel to dbt as one command-line argument, which Linux caps at 128 KiB: past this
+# many staff_ids over all months, the months with the longest lists go to everyone.
+PLAN_STAFF_LIMIT = 6000
 
 
 @cache
@@ -350,12 +353,28 @@ def months_to_rebuild(
         for_everyone.update(_month_range(*extra))
     for month in for_everyone:
         entries[month] = patterns[month] = None
+    _fit_plan(entries, patterns)
     latest = con.execute("SELECT coalesce(max(delivery_id), 0) FROM audit.pending_months")
     return RebuildScope(
         entries=dict(sorted(entries.items())),
         patterns=dict(sorted(patterns.items())),
         latest_delivery=int((latest.fetchone() or (0,))[0]),
     )
+
+
+def _fit_plan(entries: MonthScope, patterns: MonthScope) -> None:
+    """Widen the months with the longest staff lists to everyone until the plan lists at most
+    PLAN_STAFF_LIMIT staff_ids; a month widened for the entries is widened for the patterns
+    too, whose scope holds the entries'."""
+
+    def listed() -> int:
+        return sum(len(ids or []) for scope in (entries, patterns) for ids in scope.values())
+
+    while listed() > PLAN_STAFF_LIMIT:
+        month = max(patterns, key=lambda m: len(patterns[m] or []))
+        patterns[month] = None
+        if month in entries:
+            entries[month] = None
 
 
 def _staff_or_everyone(for_everyone: bool, staff_ids: list[str] | None) -> list[str] | None:
