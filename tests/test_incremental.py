@@ -274,6 +274,14 @@ def test_a_build_without_months_recomputes_existing_tables_instead_of_adding_to_
     assert not differences, f"{len(differences)} differences:\n" + "\n".join(differences[:30])
 
 
+def _evidence_status(warehouse: Path, entry_id: str) -> str | None:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        row = con.execute(
+            "select evidence_status from marts.worklog_evidence where entry_id = ?", [entry_id]
+        ).fetchone()
+    return row[0] if row else None
+
+
 def test_a_late_document_rebuilds_march_for_the_author_citing_it(
     batches: tuple[Path, Path], incremental_warehouse: tuple[Path, str], tmp_path: Path
 ) -> None:
@@ -293,12 +301,7 @@ def test_a_late_document_rebuilds_march_for_the_author_citing_it(
     ]
     assert len(cited) == 1 and cited[0]["work_date"].startswith("2025-03")
     author = cited[0]["staff_id"]
-    with duckdb.connect(str(late_warehouse), read_only=True) as con:
-        before = con.execute(
-            "select evidence_status from marts.worklog_evidence where entry_id = ?",
-            [cited[0]["entry_id"]],
-        ).fetchone()
-    assert before == ("missing_document",)
+    assert _evidence_status(late_warehouse, cited[0]["entry_id"]) == "missing_document"
     with (late_raw / "documents" / "documents_late.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(
@@ -320,12 +323,7 @@ def test_a_late_document_rebuilds_march_for_the_author_citing_it(
     fresh = tmp_path / "fresh" / "warehouse.duckdb"
     _build(late_raw, fresh)
     assert _plan(fresh)["mode"] == "first_build"
-    with duckdb.connect(str(late_warehouse), read_only=True) as con:
-        after = con.execute(
-            "select evidence_status from marts.worklog_evidence where entry_id = ?",
-            [cited[0]["entry_id"]],
-        ).fetchone()
-    assert after == ("evidenced",)
+    assert _evidence_status(late_warehouse, cited[0]["entry_id"]) == "evidenced"
     for mart in MART_KEYS:
         built, expected = _mart_rows(late_warehouse, mart), _mart_rows(fresh, mart)
         assert built.keys() == expected.keys(), mart
