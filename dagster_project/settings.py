@@ -20,6 +20,8 @@ DEFAULT_WAREHOUSE = PROJECT_ROOT / "data" / "warehouse.duckdb"
 EXPORTS_ENV = "KPI_EXPORTS_DIR"
 DUCKDB_TEMP_DIR_ENV = "KPI_DUCKDB_TEMP_DIR"
 DUCKDB_MEMORY_LIMIT_ENV = "KPI_DUCKDB_MEMORY_LIMIT"
+# What a build rebuilds, as JSON, for dbt's macros (dbt_models/macros/incremental.sql)
+REBUILD_PLAN_ENV = "KPI_DBT_REBUILD_PLAN"
 # DuckDB's own share of a build's memory, in the ingestion process and in dbt's; raise it on a
 # bigger server. DuckDB's process holds up to about 2 GB more than its limit (what its
 # allocator and the written table hold outside it): a province year's build reached 6.2 GB of

@@ -21,6 +21,7 @@ from pathlib import Path
 import duckdb
 
 from dagster_project import settings
+from dagster_project.ingest.changes import MonthScope
 
 PSEUDONYM_KEY_ENV = "KPI_PSEUDONYM_KEY"
 INCLUDE_NAMES_ENV = "KPI_SNAPSHOT_NAMES"
@@ -104,9 +105,6 @@ create table if not exists audit.snapshot_pending (
 alter table audit.snapshot_pending add column if not exists staff_id varchar;
 alter table audit.snapshot_pending add column if not exists scope varchar;
 """
-
-# month -> the staff_ids rebuilt in it, or None for everyone
-MonthScope = dict[date, list[str] | None]
 
 
 def queue_snapshot_months(

@@ -4,7 +4,9 @@ import datetime as dt
 import json
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,12 @@ from dagster_dbt import (
 from pydantic import Field
 
 from dagster_project import progress, settings
-from dagster_project.ingest.changes import clear_pending, months_to_rebuild
+from dagster_project.ingest.changes import (
+    MonthScope,
+    RebuildScope,
+    clear_pending,
+    months_to_rebuild,
+)
 from dagster_project.ingest.load import ensure_raw_tables
 from dagster_project.resources import WRITER_POOL, WarehouseResource, dbt_resource
 from dagster_project.snapshot import queue_snapshot_months
@@ -30,6 +37,8 @@ dbt_project = DbtProject(
     project_dir=settings.DBT_PROJECT_DIR,
     profiles_dir=settings.DBT_PROJECT_DIR,
 )
+
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 
 _DBT_INPUTS = ("models", "macros", "tests", "dbt_project.yml", "profiles.yml")
 
@@ -145,32 +154,81 @@ def _has_partitioned_tables(con: duckdb.DuckDBPyConnection) -> bool:
 WHOLE_HISTORY_THREADS = ["--threads", "1"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class RebuildPlan:
-    dbt_args: list[str]
-    months: list[dt.date] | None  # None: every month
-    covered_delivery: int | None  # the latest queued delivery it covers; None: all
-    # what the partitioned marts were rebuilt for, per scope and month (None: everything)
-    mart_scopes: dict[str, dict[dt.date, list[str] | None]] | None = None
+    """What a build rebuilds: every month (a first build, or a full refresh), or the months
+    and staff members of `scope`."""
+
+    mode: str  # "first_build", "full_refresh" or "months"
+    scope: RebuildScope | None = None
+
+    @property
+    def dbt_args(self) -> list[str]:
+        return ["--full-refresh"] if self.mode == "full_refresh" else []
+
+    @property
+    def months(self) -> list[dt.date] | None:
+        """None: every month."""
+        return None if self.scope is None else self.scope.months
+
+    @property
+    def covered_delivery(self) -> int | None:
+        """The latest queued delivery the build covers; None: all of them."""
+        return None if self.scope is None else self.scope.latest_delivery
+
+    @property
+    def mart_scopes(self) -> dict[str, MonthScope] | None:
+        """What the partitioned marts rebuild, per scope (None: everything)."""
+        if self.scope is None:
+            return None
+        return {"entries": self.scope.entries, "patterns": self.scope.patterns}
+
+    def dbt_plan(self) -> str | None:
+        """The plan for dbt's macros (macros/incremental.sql), as JSON."""
+        if self.scope is None:
+            return None
+
+        def by_month(scope: MonthScope) -> dict[str, list[str] | None]:
+            return {month.isoformat(): ids for month, ids in scope.items()}
+
+        return json.dumps(
+            {
+                "rebuild_months": [month.isoformat() for month in self.scope.months],
+                "entry_months": by_month(self.scope.entries),
+                "pattern_months": by_month(self.scope.patterns),
+            }
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """For `kpi build`'s summary and the benchmark (logs/last_dbt_plan.json)."""
+        if self.scope is None:
+            return {"mode": self.mode, "months": None}
+
+        def staff_counts(scope: MonthScope) -> dict[str, int]:
+            return {m.isoformat(): len(ids) for m, ids in scope.items() if ids is not None}
+
+        return {
+            "mode": self.mode,
+            "months": [month.isoformat() for month in self.scope.months],
+            # the months the entry and staff-day models rebuild for some staff only: how many
+            "staff_scoped": staff_counts(self.scope.entries),
+            # the months only declaration_patterns rebuilds
+            "patterns_only": [
+                month.isoformat() for month in self.scope.months if month not in self.scope.entries
+            ],
+            # the months declaration_patterns rebuilds for some staff only: how many
+            "patterns_staff_scoped": staff_counts(self.scope.patterns),
+        }
 
 
 def plan_rebuild(con: duckdb.DuckDBPyConnection, config: DbtBuildConfig) -> RebuildPlan:
     """What this build rebuilds. A first build, or a full refresh, builds every month and
     covers the whole queue."""
     if config.full_refresh:
-        return RebuildPlan(["--full-refresh"], None, None)
+        return RebuildPlan("full_refresh")
     if not _has_partitioned_tables(con):
-        return RebuildPlan([], None, None)
-    scope = months_to_rebuild(con, _extra_range(config))
-    months_var = json.dumps(
-        {
-            "rebuild_months": [m.isoformat() for m in scope.months],
-            "entry_months": {m.isoformat(): ids for m, ids in scope.entries.items()},
-            "pattern_months": {m.isoformat(): ids for m, ids in scope.patterns.items()},
-        }
-    )
-    mart_scopes = {"entries": scope.entries, "patterns": scope.patterns}
-    return RebuildPlan(["--vars", months_var], scope.months, scope.latest_delivery, mart_scopes)
+        return RebuildPlan("first_build")
+    return RebuildPlan("months", months_to_rebuild(con, _extra_range(config)))
 
 
 @dbt_assets(
@@ -193,16 +251,19 @@ def kpi_dbt_models(
     with warehouse.connect() as con:
         ensure_raw_tables(con)
         plan = plan_rebuild(con, config)
-    context.log.info(f"dbt build {' '.join(plan.dbt_args)[:2000] or '(every month)'}")
-    _write_plan(warehouse.warehouse_file, plan.dbt_args)
+    context.log.info(f"dbt build: {json.dumps(plan.summary())}")
+    _write_plan(warehouse.warehouse_file, plan)
     # Unit tests pin the SQL, not the data: they run in the test suite (make test), not in
     # every production build, as dbt recommends.
     threads = WHOLE_HISTORY_THREADS if plan.months is None else []
-    invocation = dbt.cli(
-        ["build", "--exclude-resource-type", "unit_test", *plan.dbt_args, *threads],
-        context=context,
-        raise_on_error=False,
-    )
+    target = _invocation_target(context, warehouse.warehouse_file)
+    with _rebuild_plan_in_environment(plan.dbt_plan()):
+        invocation = dbt.cli(
+            ["build", "--exclude-resource-type", "unit_test", *plan.dbt_args, *threads],
+            context=context,
+            raise_on_error=False,
+            target_path=target,
+        )
     for event in invocation.stream():
         if isinstance(event, Output):
             unique_id = event.metadata.get("unique_id")
@@ -211,6 +272,7 @@ def kpi_dbt_models(
             progress.report(f"dbt test failed: {event.check_name} on {event.asset_key}")
         yield event
     _keep_run_results(invocation.target_path, warehouse.warehouse_file)
+    _keep_parse_state(invocation.target_path, warehouse.warehouse_file)
     if not invocation.is_successful():
         failures = _dbt_errors(invocation.target_path)
         raise Failure(
@@ -224,31 +286,58 @@ def kpi_dbt_models(
         con.commit()
 
 
-def _write_plan(warehouse_file: Path, args: list[str]) -> None:
+@contextmanager
+def _rebuild_plan_in_environment(dbt_plan: str | None) -> Iterator[None]:
+    """Hand the plan to the dbt process in an environment variable rather than as --vars.
+    dbt parses the whole project again whenever its vars change, about 8 s at every build,
+    while the macros read the variable only when executing, which partial parsing ignores."""
+    previous = os.environ.pop(settings.REBUILD_PLAN_ENV, None)
+    if dbt_plan is not None:
+        os.environ[settings.REBUILD_PLAN_ENV] = dbt_plan
+    try:
+        yield
+    finally:
+        os.environ.pop(settings.REBUILD_PLAN_ENV, None)
+        if previous is not None:
+            os.environ[settings.REBUILD_PLAN_ENV] = previous
+
+
+def _parse_state(warehouse_file: Path) -> Path:
+    return warehouse_file.parent / "dbt_state" / PARTIAL_PARSE_FILE
+
+
+def _invocation_target(context: AssetExecutionContext, warehouse_file: Path) -> Path:
+    """The dbt target folder of this build, holding the partial parse of this warehouse's
+    last build. dbt's partial parse is valid for one profile, and the profile holds the
+    warehouse's path: the project's own file (from `dbt parse`) names the default warehouse,
+    so any other warehouse would parse the project from scratch at every build."""
+    target = (
+        dbt_project.project_dir
+        / dbt_project.target_path
+        / f"{context.op_execution_context.op.name}-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}"
+    )
+    state = _parse_state(warehouse_file)
+    if state.exists():
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(state, target / PARTIAL_PARSE_FILE)
+    return target
+
+
+def _keep_parse_state(invocation_target: Path, warehouse_file: Path) -> None:
+    parsed = invocation_target / PARTIAL_PARSE_FILE
+    if parsed.exists():
+        state = _parse_state(warehouse_file)
+        state.parent.mkdir(parents=True, exist_ok=True)
+        partial = state.with_suffix(".partial")
+        shutil.copyfile(parsed, partial)
+        partial.replace(state)
+
+
+def _write_plan(warehouse_file: Path, plan: RebuildPlan) -> None:
     """What this build rebuilds, for `kpi build`'s summary and the benchmark."""
-    if args[:1] == ["--vars"]:
-        months = json.loads(args[1])
-
-        def staff_counts(scope: dict[str, list[str] | None]) -> dict[str, int]:
-            return {month: len(ids) for month, ids in scope.items() if ids is not None}
-
-        plan = {
-            "mode": "months",
-            "months": months["rebuild_months"],
-            # the months the entry and staff-day models rebuild for some staff only: how many
-            "staff_scoped": staff_counts(months["entry_months"]),
-            # the months only declaration_patterns rebuilds
-            "patterns_only": [
-                m for m in months["rebuild_months"] if m not in months["entry_months"]
-            ],
-            # the months declaration_patterns rebuilds for some staff only: how many
-            "patterns_staff_scoped": staff_counts(months["pattern_months"]),
-        }
-    else:
-        plan = {"mode": "full_refresh" if args else "first_build", "months": None}
     logs = warehouse_file.parent / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    (logs / "last_dbt_plan.json").write_text(json.dumps(plan))
+    (logs / "last_dbt_plan.json").write_text(json.dumps(plan.summary()))
 
 
 def _keep_run_results(invocation_target: Path, warehouse_file: Path) -> None:

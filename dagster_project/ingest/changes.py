@@ -47,7 +47,7 @@ ALTER TABLE audit.pending_months ADD COLUMN IF NOT EXISTS patterns_only BOOLEAN 
 # Above this many staff members in a month, the month is rebuilt for everyone: one pass over
 # the month costs less than filtering it through a long list (and keeps the SQL short).
 STAFF_SCOPE_LIMIT = 2000
-# The lists travel to dbt as one command-line argument, which Linux caps at 128 KiB: past this
+# The lists travel to dbt in one environment variable, which Linux caps at 128 KiB: past this
 # many staff_ids over all months, the months with the longest lists go to everyone.
 PLAN_STAFF_LIMIT = 6000
 

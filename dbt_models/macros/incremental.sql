@@ -2,26 +2,41 @@
 
     The models whose size grows with the worklog (entries and staff-days) are incremental,
     partitioned by the month of their date column. A build passes the months to rebuild in
-    the var `rebuild_months` (a list of 'YYYY-MM-01'); the orchestrator derives them from
-    what ingestion changed (audit.pending_months) plus any range asked for. Each such model:
+    the plan's `rebuild_months` (a list of 'YYYY-MM-01'; kpi_rebuild_plan); the orchestrator
+    derives them from what ingestion changed (audit.pending_months) plus any range asked for. Each such model:
       - selects only rows of those months (`in_rebuild_months`), reading upstream
         incremental models through the same filter;
       - removes those months from its table before inserting them again
         (`delete_rebuild_months`, a pre-hook), so a month that became empty is emptied too.
-    Without the var (a plain `dbt build`), or on the first build or with --full-refresh, the
+    Without a plan (a plain `dbt build`), or on the first build or with --full-refresh, the
     models compute every month (and the pre-hook empties an existing table first).
 
     A month can be rebuilt for some staff members only. A late document, a leave record or a
     corrected entry changes the entries and staff-days of the people it names, not everyone's:
-    the var `entry_months` maps each month the entry and staff-day models rebuild to the
+    the plan's `entry_months` maps each month the entry and staff-day models rebuild to the
     staff_ids to rebuild in it, or to none for every staff member (`in_rebuild_scope`);
     `pattern_months` does the same for declaration_patterns, whose submission batches span a
     person's other months. A model skips the months of `rebuild_months` missing from its map.
     Without the map, and on Spark (whose partition overwrite replaces whole months), every
     listed month is rebuilt for everyone. -#}
 
+{#- One entry of the rebuild plan: `rebuild_months`, `entry_months` or `pattern_months`.
+    `kpi build` hands the plan over as JSON in the environment variable KPI_DBT_REBUILD_PLAN,
+    read only when executing: dbt parses the whole project again whenever its vars change
+    (about 8 s a build), and partial parsing records the environment variables read while
+    parsing only. A plain `dbt build --vars '{rebuild_months: [...]}'` works as well. -#}
+{% macro kpi_rebuild_plan(name) -%}
+    {%- if execute -%}
+        {%- set plan = env_var('KPI_DBT_REBUILD_PLAN', '') -%}
+        {%- if plan -%}
+            {{ return(fromjson(plan).get(name)) }}
+        {%- endif -%}
+    {%- endif -%}
+    {{ return(var(name, none)) }}
+{%- endmacro %}
+
 {% macro rebuild_months() -%}
-    {{ return(var('rebuild_months', none)) }}
+    {{ return(kpi_rebuild_plan('rebuild_months')) }}
 {%- endmacro %}
 
 {#- True when this run rebuilds selected months of an existing table. -#}
@@ -52,7 +67,7 @@
 
 {#- in_rebuild_scope outside a model. -#}
 {% macro in_rebuild_scope_literal(date_column, staff_column, months, scope_var='entry_months') -%}
-    {%- set entry_months = var(scope_var, none) -%}
+    {%- set entry_months = kpi_rebuild_plan(scope_var) -%}
     {%- if staff_column is none or entry_months is none or target.type == 'spark' -%}
         {{ in_rebuild_months_literal(date_column, months) }}
     {%- else -%}
