@@ -67,42 +67,86 @@
 
 {#- in_rebuild_scope outside a model. -#}
 {% macro in_rebuild_scope_literal(date_column, staff_column, months, scope_var='entry_months') -%}
+    {%- set scope = rebuild_scope_pieces(date_column, staff_column, months, scope_var) -%}
+    {%- if scope.predicates | length == 0 -%}
+        1 = 0
+    {%- elif scope.predicates | length == 1 -%}
+        {{ scope.predicates[0] }}
+    {%- else -%}
+        {#- the months' date ranges alone first: a filter the engine can push into the
+            scan to skip other months' row groups, which the staff lists prevent -#}
+        ({{ in_rebuild_months_literal(date_column, scope.months) }}
+        and ({{ scope.predicates | join(' or ') }}))
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The rows of the rebuild scope as separate predicates, each one the engine can push into a
+    table scan: the months rebuilt for everyone (date ranges), then each month rebuilt for some
+    people (its date range and `staff_id in (...)`). Joined by `or` they cannot be pushed, and a
+    month rebuilt for one person was read whole; read one by one (rebuild_scope_rows), DuckDB's
+    zone maps skip the row groups of other months and, the partitioned tables being written in
+    month and staff_id order (cluster_by_month_and_staff), of other people.
+    Returns {'months': the months covered, 'predicates': [...]}; no predicate: nothing. -#}
+{% macro rebuild_scope_pieces(date_column, staff_column, months, scope_var='entry_months') -%}
     {%- set entry_months = kpi_rebuild_plan(scope_var) -%}
     {%- if staff_column is none or entry_months is none or target.type == 'spark' -%}
-        {{ in_rebuild_months_literal(date_column, months) }}
-    {%- else -%}
-        {%- set whole_months = [] -%}
-        {%- set staff_months = [] -%}
-        {%- set predicates = [] -%}
-        {%- for month in months | sort if month in entry_months -%}
-            {%- set staff_ids = entry_months[month] -%}
-            {%- if staff_ids is none -%}
-                {%- do whole_months.append(month) -%}
-            {%- else -%}
-                {%- do staff_months.append(month) -%}
-                {%- set quoted = [] -%}
-                {%- for staff_id in staff_ids -%}
-                    {%- do quoted.append("'" ~ (staff_id | replace("'", "''")) ~ "'") -%}
-                {%- endfor -%}
-                {%- do predicates.append(
-                    "(" ~ in_rebuild_months_literal(date_column, [month]) ~ " and "
-                    ~ staff_column ~ " in (" ~ (quoted | join(', ') or 'null') ~ "))"
-                ) -%}
-            {%- endif -%}
-        {%- endfor -%}
-        {%- if whole_months -%}
-            {%- do predicates.insert(0, in_rebuild_months_literal(date_column, whole_months)) -%}
-        {%- endif -%}
-        {%- if predicates | length == 0 -%}
-            1 = 0
-        {%- elif predicates | length == 1 and not staff_months -%}
-            {{ predicates[0] }}
+        {{ return({
+            'months': months | sort,
+            'predicates': [in_rebuild_months_literal(date_column, months)] if months else [],
+        }) }}
+    {%- endif -%}
+    {%- set whole_months = [] -%}
+    {%- set staff_months = [] -%}
+    {%- set predicates = [] -%}
+    {%- for month in months | sort if month in entry_months -%}
+        {%- set staff_ids = entry_months[month] -%}
+        {%- if staff_ids is none -%}
+            {%- do whole_months.append(month) -%}
         {%- else -%}
-            {#- the months' date ranges alone first: a filter the engine can push into the
-                scan to skip other months' row groups, which the staff lists prevent -#}
-            ({{ in_rebuild_months_literal(date_column, whole_months + staff_months) }}
-            and ({{ predicates | join(' or ') }}))
+            {%- do staff_months.append(month) -%}
+            {%- set quoted = [] -%}
+            {%- for staff_id in staff_ids -%}
+                {%- do quoted.append("'" ~ (staff_id | replace("'", "''")) ~ "'") -%}
+            {%- endfor -%}
+            {%- do predicates.append(
+                "(" ~ in_rebuild_months_literal(date_column, [month]) ~ " and "
+                ~ staff_column ~ " in (" ~ (quoted | join(', ') or 'null') ~ "))"
+            ) -%}
         {%- endif -%}
+    {%- endfor -%}
+    {%- if whole_months -%}
+        {%- do predicates.insert(0, in_rebuild_months_literal(date_column, whole_months)) -%}
+    {%- endif -%}
+    {{ return({'months': whole_months + staff_months, 'predicates': predicates}) }}
+{%- endmacro %}
+
+{#- The rows of `relation` this run rebuilds, as a subquery for a FROM clause (alias it); the
+    relation itself on full builds. One `union all` branch per piece of rebuild_scope_pieces:
+    the pieces are disjoint, and each branch reads only its own row groups. -#}
+{% macro rebuild_scope_rows(relation, date_column, staff_column='staff_id', scope_var='entry_months') -%}
+    {%- if rebuilds_selected_months() -%}
+        {{ rebuild_scope_union(relation, date_column, staff_column, rebuild_months(), scope_var) }}
+    {%- else -%}
+        {{ relation }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- rebuild_scope_rows outside a model. -#}
+{% macro rebuild_scope_union(relation, date_column, staff_column, months, scope_var='entry_months') -%}
+    {%- set scope = rebuild_scope_pieces(date_column, staff_column, months, scope_var) -%}
+    {%- set branches = [] -%}
+    {%- for predicate in scope.predicates or ['1 = 0'] -%}
+        {%- do branches.append('select * from ' ~ relation ~ ' where ' ~ predicate) -%}
+    {%- endfor -%}
+    ({{ branches | join(' union all ') }})
+{%- endmacro %}
+
+{#- The order a month-partitioned model writes its rows in: by month, then by staff member, so
+    that the zone maps of a month rebuilt for a few people point at their row groups. A full
+    build pays one sort per model for it; Spark, whose partitions are whole months, skips it. -#}
+{% macro cluster_by_month_and_staff(date_column, staff_column='staff_id') -%}
+    {%- if target.type != 'spark' -%}
+        order by {{ dbt.date_trunc('month', date_column) }}, {{ staff_column }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -128,7 +172,11 @@
 
 {% macro duckdb__delete_rebuild_months(date_column, staff_column, scope_var) -%}
     {%- if rebuilds_selected_months() -%}
-        delete from {{ this }} where {{ in_rebuild_scope(date_column, staff_column, scope_var) }}
+        {#- one delete per piece: each finds its rows through the zone maps -#}
+        {%- set scope = rebuild_scope_pieces(date_column, staff_column, rebuild_months(), scope_var) -%}
+        {%- for predicate in scope.predicates or ['1 = 0'] %}
+        delete from {{ this }} where {{ predicate }};
+        {%- endfor -%}
     {%- elif this is not none and is_incremental() -%}
         {#- No months given (a plain `dbt build`, or a first build retried after it failed with
             some tables written): the query computes every month, so every month goes; an
@@ -183,7 +231,7 @@
             {%- set staff_column = node.config.meta.get('staff_scope_column') -%}
             {%- set scope_var = node.config.meta.get('staff_scope_var', 'entry_months') -%}
             {%- if partition_column -%}
-                {%- set scoped = "(select * from " ~ relation ~ " where " ~ in_rebuild_scope_literal(partition_column, staff_column, months, scope_var) ~ ") dbt_subquery" -%}
+                {%- set scoped = rebuild_scope_union(relation, partition_column, staff_column, months, scope_var) ~ " dbt_subquery" -%}
                 {%- if where -%}
                     {%- set scoped = "(select * from " ~ scoped ~ " where " ~ where ~ ") dbt_subquery" -%}
                 {%- endif -%}

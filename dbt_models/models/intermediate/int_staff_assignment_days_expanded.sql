@@ -65,3 +65,4 @@ with_position_group as (
 )
 
 select * from with_position_group
+{{ cluster_by_month_and_staff('work_date') }}

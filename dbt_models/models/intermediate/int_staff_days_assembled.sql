@@ -5,8 +5,9 @@
 
 with assignment_days as (
 
-    select * from {{ ref('int_staff_assignment_days_expanded') }}
-    where is_in_reporting_range and {{ in_rebuild_scope('work_date') }}
+    select * from {{ rebuild_scope_rows(ref('int_staff_assignment_days_expanded'), 'work_date') }}
+        as assignment_days
+    where is_in_reporting_range
 
 ),
 
@@ -25,8 +26,8 @@ leave_days as (
 
 live_entries as (
 
-    select * from {{ ref('int_worklog_entries_flagged') }}
-    where is_live and {{ in_rebuild_scope('work_date') }}
+    select * from {{ rebuild_scope_rows(ref('int_worklog_entries_flagged'), 'work_date') }} as flagged
+    where is_live
 
 ),
 
@@ -123,3 +124,4 @@ final as (
 )
 
 select * from final
+{{ cluster_by_month_and_staff('work_date') }}

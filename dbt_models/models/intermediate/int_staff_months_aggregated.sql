@@ -6,8 +6,8 @@
 
 with staff_days as (
 
-    select * from {{ ref('int_staff_days_assembled') }}
-    where agency_code is not null and {{ in_rebuild_scope('work_date') }}
+    select * from {{ rebuild_scope_rows(ref('int_staff_days_assembled'), 'work_date') }} as assembled
+    where agency_code is not null
 
 ),
 
@@ -87,3 +87,4 @@ final as (
 )
 
 select * from final
+{{ cluster_by_month_and_staff('month_start') }}

@@ -6,15 +6,14 @@
 
 with entries as (
 
-    select * from {{ ref('int_worklog_entries_current') }}
-    where {{ in_rebuild_scope('work_date') }}
+    select * from {{ rebuild_scope_rows(ref('int_worklog_entries_current'), 'work_date') }} as current_entries
 
 ),
 
 assignment_days as (
 
-    select * from {{ ref('int_staff_assignment_days_expanded') }}
-    where {{ in_rebuild_scope('work_date') }}
+    select * from {{ rebuild_scope_rows(ref('int_staff_assignment_days_expanded'), 'work_date') }}
+        as assignment_days
 
 ),
 
@@ -99,3 +98,4 @@ credited as (
 )
 
 select * from credited
+{{ cluster_by_month_and_staff('work_date') }}

@@ -42,15 +42,19 @@ touched_entries as (
 
 candidate_revisions as {{ inline_cte() }} (
 
-    select * from revisions
     {% if settle_from_this -%}
-    where {{ in_rebuild_scope('work_date') }}
-        and not exists (
-            select 1 from settled_elsewhere
-            where settled_elsewhere.entry_id = revisions.entry_id
-        )
+    select *
+    from {{ rebuild_scope_rows(ref('stg_kpi_tool__worklog_revisions'), 'work_date') }}
+        as scoped_revisions
+    where not exists (
+        select 1 from settled_elsewhere
+        where settled_elsewhere.entry_id = scoped_revisions.entry_id
+    )
     {%- elif rebuilds_selected_months() -%}
+    select * from revisions
     where entry_id in (select entry_id from touched_entries)
+    {%- else -%}
+    select * from revisions
     {%- endif %}
 
 ),
@@ -127,3 +131,4 @@ current_versions as (
 )
 
 select * from current_versions
+{{ cluster_by_month_and_staff('work_date') }}

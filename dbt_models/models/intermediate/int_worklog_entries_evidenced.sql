@@ -7,8 +7,7 @@
 
 with entries as {{ inline_cte() }} (
 
-    select * from {{ ref('int_worklog_entries_credited') }}
-    where {{ in_rebuild_scope('work_date') }}
+    select * from {{ rebuild_scope_rows(ref('int_worklog_entries_credited'), 'work_date') }} as credited
 
 ),
 
@@ -159,3 +158,4 @@ evidenced as (
 )
 
 select * from evidenced
+{{ cluster_by_month_and_staff('work_date') }}

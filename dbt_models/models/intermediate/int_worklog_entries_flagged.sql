@@ -4,8 +4,7 @@
 
 with entries as {{ inline_cte() }} (
 
-    select * from {{ ref('int_worklog_entries_evidenced') }}
-    where {{ in_rebuild_scope('work_date') }}
+    select * from {{ rebuild_scope_rows(ref('int_worklog_entries_evidenced'), 'work_date') }} as evidenced
 
 ),
 
@@ -160,3 +159,4 @@ with_flag_list as (
 )
 
 select * from with_flag_list
+{{ cluster_by_month_and_staff('work_date') }}

@@ -314,3 +314,4 @@ select
         as {{ dbt.type_int() }}
     ) as signal_count
 from signalled
+{{ cluster_by_month_and_staff('period_start') }}

@@ -2,8 +2,7 @@
 
 with staff_days as (
 
-    select * from {{ ref('int_staff_days_assembled') }}
-    where {{ in_rebuild_scope('work_date') }}
+    select * from {{ rebuild_scope_rows(ref('int_staff_days_assembled'), 'work_date') }} as assembled
 
 )
 
@@ -22,3 +21,4 @@ select
     cast(entry_count as {{ dbt.type_int() }}) as entry_count,
     cast(flagged_entry_count as {{ dbt.type_int() }}) as flagged_entry_count
 from staff_days
+{{ cluster_by_month_and_staff('work_date') }}

@@ -2,8 +2,7 @@
 
 with entries as (
 
-    select * from {{ ref('int_worklog_entries_flagged') }}
-    where {{ in_rebuild_scope('work_date') }}
+    select * from {{ rebuild_scope_rows(ref('int_worklog_entries_flagged'), 'work_date') }} as flagged
 
 )
 
@@ -24,3 +23,4 @@ select
     cast(evidence_status as {{ dbt.type_string() }}) as evidence_status,
     cast(flags as {{ type_string_array() }}) as flags
 from entries
+{{ cluster_by_month_and_staff('work_date') }}
