@@ -110,3 +110,34 @@ def test_a_plan_too_long_for_the_command_line_widens_its_longest_months(
     scope = months_to_rebuild(con)
     assert scope.entries == {_month("2025-02"): None, _month("2025-03"): ["KH1"]}
     assert scope.patterns == {_month("2025-02"): None, _month("2025-03"): ["KH1"]}
+
+
+def test_a_late_row_queues_the_other_months_of_its_batch_only_where_entries_were_late() -> None:
+    # KH1 submits on 2025-03-03: a late entry of 2025-01-20 and one of 2025-02-28 were already
+    # stored from that batch. The batch's size decides whether its late entries are bulk-late
+    # (declaration_patterns); the entry of 2025-02-28, 3 days before, is late in no case.
+    con = duckdb.connect()
+    con.execute("create schema raw")
+    con.execute(
+        "create table raw.worklog (staff_id varchar, work_date date, submitted_at timestamp)"
+    )
+    con.execute(
+        """
+        insert into raw.worklog values
+            ('KH1', '2025-01-20', '2025-03-03 09:00'),
+            ('KH1', '2025-02-28', '2025-03-03 09:05'),
+            ('KH1', '2024-12-02', '2025-03-04 10:00'),  -- late, but another batch
+            ('KH2', '2025-01-21', '2025-03-03 09:00')   -- late, same day, another person
+        """
+    )
+    con.execute(
+        "create table affected as select 'KH1' as staff_id, date '2025-03-03' as work_date, "
+        "timestamp '2025-03-03 17:00' as submitted_at"
+    )
+    sql = changes.affected_scopes("worklog", "affected")
+    assert sql is not None
+    rows = con.execute(f"select * from ({sql}) order by all").fetchall()
+    assert rows == [
+        (dt.date(2025, 1, 20), dt.date(2025, 1, 20), "KH1", True),
+        (dt.date(2025, 3, 3), dt.date(2025, 3, 3), "KH1", False),
+    ]

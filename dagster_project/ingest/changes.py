@@ -72,7 +72,12 @@ def affected_scopes(source: str, affected: str) -> str | None:
     whole-table marts)."""
     if source == "worklog":
         # Submission batches (declaration_patterns) take a person's entries submitted on the
-        # same day, whatever their work month.
+        # same day, whatever their work month. A batch's size decides only whether its late
+        # entries (submitted more than bulk_submission_days after work_date) are bulk-late, so
+        # only the months of those are queued: most batches hold the last few days' work, and
+        # queueing every month a batch touched rebuilt last month's patterns for everyone who
+        # declared on the first day of a month.
+        bulk_days = _dbt_var("bulk_submission_days")
         return f"""
             SELECT work_date AS first_date, work_date AS last_date, staff_id,
                 false AS patterns_only
@@ -87,6 +92,8 @@ def affected_scopes(source: str, affected: str) -> str | None:
             ) AS batches
                 ON stored.staff_id = batches.staff_id
                 AND CAST(stored.submitted_at AS DATE) = batches.submission_date
+            WHERE date_diff('day', stored.work_date, CAST(stored.submitted_at AS DATE))
+                > {bulk_days}
         """
     if source == "documents":
         # A document decides the evidence of the entries citing its number in its agency: an

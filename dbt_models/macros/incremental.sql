@@ -86,18 +86,22 @@
     month rebuilt for one person was read whole; read one by one (rebuild_scope_rows), DuckDB's
     zone maps skip the row groups of other months and, the partitioned tables being written in
     month and staff_id order (cluster_by_month_and_staff), of other people.
-    Returns {'months': the months covered, 'predicates': [...]}; no predicate: nothing. -#}
+    Returns {'months': the months covered, 'predicates': [...], 'staff_conditions': [...]}, the
+    last giving each piece's condition on staff alone ('1 = 1' for everyone); no predicate:
+    nothing. -#}
 {% macro rebuild_scope_pieces(date_column, staff_column, months, scope_var='entry_months') -%}
     {%- set entry_months = kpi_rebuild_plan(scope_var) -%}
     {%- if staff_column is none or entry_months is none or target.type == 'spark' -%}
         {{ return({
             'months': months | sort,
             'predicates': [in_rebuild_months_literal(date_column, months)] if months else [],
+            'staff_conditions': ['1 = 1'] if months else [],
         }) }}
     {%- endif -%}
     {%- set whole_months = [] -%}
     {%- set staff_months = [] -%}
     {%- set predicates = [] -%}
+    {%- set staff_conditions = [] -%}
     {%- for month in months | sort if month in entry_months -%}
         {%- set staff_ids = entry_months[month] -%}
         {%- if staff_ids is none -%}
@@ -108,16 +112,22 @@
             {%- for staff_id in staff_ids -%}
                 {%- do quoted.append("'" ~ (staff_id | replace("'", "''")) ~ "'") -%}
             {%- endfor -%}
+            {%- set staff_condition = staff_column ~ " in (" ~ (quoted | join(', ') or 'null') ~ ")" -%}
+            {%- do staff_conditions.append(staff_condition) -%}
             {%- do predicates.append(
-                "(" ~ in_rebuild_months_literal(date_column, [month]) ~ " and "
-                ~ staff_column ~ " in (" ~ (quoted | join(', ') or 'null') ~ "))"
+                "(" ~ in_rebuild_months_literal(date_column, [month]) ~ " and " ~ staff_condition ~ ")"
             ) -%}
         {%- endif -%}
     {%- endfor -%}
     {%- if whole_months -%}
         {%- do predicates.insert(0, in_rebuild_months_literal(date_column, whole_months)) -%}
+        {%- do staff_conditions.insert(0, '1 = 1') -%}
     {%- endif -%}
-    {{ return({'months': whole_months + staff_months, 'predicates': predicates}) }}
+    {{ return({
+        'months': whole_months + staff_months,
+        'predicates': predicates,
+        'staff_conditions': staff_conditions,
+    }) }}
 {%- endmacro %}
 
 {#- The rows of `relation` this run rebuilds, as a subquery for a FROM clause (alias it); the

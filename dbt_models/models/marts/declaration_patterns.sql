@@ -11,7 +11,7 @@
 -- Each signal is raised when its share reaches its threshold and the person declared on at least
 -- var `declaration_patterns_min_days` (5) days that month.
 {%- set standard_day_minutes = var('standard_day_hours') * 60 %}
-{%- set bulk_days = var('bulk_submission_days', 7) %}
+{%- set bulk_days = var('bulk_submission_days') %}
 {%- set bulk_min_days = var('bulk_submission_min_days', 5) %}
 {%- set min_declared_days = var('declaration_patterns_min_days', 5) %}
 {%- set exact_day_threshold = var('exact_day_share_threshold', 0.8) %}
@@ -26,22 +26,6 @@ with reporting_range as (
 
 ),
 
--- only the columns used below: a CTE read twice is materialised, so its width counts
-all_live_entries as {{ inline_cte() }} (
-
-    select
-        entry_id,
-        staff_id,
-        agency_code,
-        work_date,
-        declared_minutes,
-        description,
-        submitted_at
-    from {{ ref('int_worklog_entries_flagged') }}
-    where is_live
-
-),
-
 entries_in_months as {{ inline_cte() }} (
 
     select
@@ -53,8 +37,55 @@ entries_in_months as {{ inline_cte() }} (
         -- a missing description normalises to '', like an empty one
         coalesce(description, '') as description,
         submitted_at
-    from all_live_entries
-    where {{ in_rebuild_scope('work_date', 'staff_id', 'pattern_months') }}
+    from {{ rebuild_scope_rows(
+        ref('int_worklog_entries_flagged'), 'work_date', 'staff_id', 'pattern_months'
+    ) }} as flagged
+    where is_live
+
+),
+
+{#- A batch's other entries (same person, same submission date) may lie in any month, so a
+    rebuild of some months reads the live entries submitted on or after the first submission
+    among the entries it rebuilds, per piece of its scope (and for those people, in a month
+    rebuilt for some): submission dates follow work dates closely, so the zone maps of
+    submitted_at skip the older months instead of reading all of history. -#}
+{%- set partner_pieces = none %}
+{%- if rebuilds_selected_months() and execute and target.type != 'spark' %}
+    {%- set scope = rebuild_scope_pieces('work_date', 'staff_id', rebuild_months(), 'pattern_months') %}
+    {%- set first_submissions = [] %}
+    {%- for predicate in scope.predicates %}
+        {%- do first_submissions.append(
+            'select ' ~ loop.index0 ~ ' as piece, min(submitted_at) as first_submitted_at from '
+            ~ ref('int_worklog_entries_flagged') ~ ' where is_live and ' ~ predicate
+        ) %}
+    {%- endfor %}
+    {%- set partner_pieces = [] %}
+    {%- if first_submissions %}
+        {%- for piece, first_submitted_at in run_query(first_submissions | join(' union all ')).rows
+            if first_submitted_at is not none %}
+            {%- do partner_pieces.append(
+                "submitted_at >= cast('" ~ (first_submitted_at | string)[:10] ~ "' as timestamp)"
+                ~ " and " ~ scope.staff_conditions[piece | int]
+            ) %}
+        {%- endfor %}
+    {%- endif %}
+{%- endif %}
+
+-- only the columns used below
+batch_partner_entries as (
+
+    {% if partner_pieces is none -%}
+    select staff_id, work_date, submitted_at
+    from {{ ref('int_worklog_entries_flagged') }}
+    where is_live
+    {%- else -%}
+    {%- for piece in partner_pieces or ['1 = 0'] %}
+    select staff_id, work_date, submitted_at
+    from {{ ref('int_worklog_entries_flagged') }}
+    where is_live and {{ piece }}
+    {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+    {%- endif %}
 
 ),
 
@@ -99,13 +130,13 @@ batch_keys as (
 batch_work_dates as (
 
     select distinct
-        all_live_entries.staff_id,
+        batch_partner_entries.staff_id,
         batch_keys.submission_date,
-        all_live_entries.work_date
-    from all_live_entries
+        batch_partner_entries.work_date
+    from batch_partner_entries
     inner join batch_keys
-        on all_live_entries.staff_id = batch_keys.staff_id
-        and cast(all_live_entries.submitted_at as date) = batch_keys.submission_date
+        on batch_partner_entries.staff_id = batch_keys.staff_id
+        and cast(batch_partner_entries.submitted_at as date) = batch_keys.submission_date
 
 ),
 

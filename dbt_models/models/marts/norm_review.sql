@@ -52,15 +52,10 @@ entries_per_norm as (
         count(*) as approved_entry_count,
         count(distinct approved_entries.staff_id) as staff_count,
         sum(approved_entries.quantity) as total_quantity,
-        percentile_cont(0.25) within group (
-            order by approved_entries.declared_minutes_per_unit
-        ) as p25_declared_minutes_per_unit,
-        percentile_cont(0.5) within group (
-            order by approved_entries.declared_minutes_per_unit
-        ) as median_declared_minutes_per_unit,
-        percentile_cont(0.75) within group (
-            order by approved_entries.declared_minutes_per_unit
-        ) as p75_declared_minutes_per_unit
+        -- p25, median, p75
+        {{ continuous_percentiles(
+            'approved_entries.declared_minutes_per_unit', [0.25, 0.5, 0.75]
+        ) }} as declared_minutes_per_unit_quartiles
     from tasks
     inner join approved_entries
         on tasks.agency_code = approved_entries.agency_code
@@ -90,11 +85,14 @@ reviewed as (
         entries_per_norm.approved_entry_count,
         entries_per_norm.staff_count,
         entries_per_norm.total_quantity,
-        entries_per_norm.p25_declared_minutes_per_unit,
-        entries_per_norm.median_declared_minutes_per_unit,
-        entries_per_norm.p75_declared_minutes_per_unit,
-        entries_per_norm.median_declared_minutes_per_unit / tasks.standard_minutes
-            as declared_to_norm_ratio
+        {{ array_item('entries_per_norm.declared_minutes_per_unit_quartiles', 1) }}
+            as p25_declared_minutes_per_unit,
+        {{ array_item('entries_per_norm.declared_minutes_per_unit_quartiles', 2) }}
+            as median_declared_minutes_per_unit,
+        {{ array_item('entries_per_norm.declared_minutes_per_unit_quartiles', 3) }}
+            as p75_declared_minutes_per_unit,
+        {{ array_item('entries_per_norm.declared_minutes_per_unit_quartiles', 2) }}
+            / tasks.standard_minutes as declared_to_norm_ratio
     from tasks
     inner join entries_per_norm
         on tasks.agency_code = entries_per_norm.agency_code
