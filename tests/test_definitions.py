@@ -96,3 +96,20 @@ def test_analyst_snapshot_is_published_after_the_marts() -> None:
     graph = _asset_graph()
     snapshot = AssetKey(["publish", "analyst_snapshot"])
     assert AssetKey(["marts", "kpi_scorecard"]) in graph.get(snapshot).parent_keys
+
+
+def test_the_dbt_resource_knows_the_version_dbt_reports_without_asking_it() -> None:
+    # KpiDbtCliResource skips dagster-dbt's `dbt --version` subprocess at every command and
+    # takes the version of the dbt-core beside this interpreter: it must be the dbt it runs.
+    import re
+    import subprocess
+
+    from dagster_project.resources import dbt_resource
+
+    resource = dbt_resource()
+    reported = subprocess.run(
+        [resource.dbt_executable, "--version"], capture_output=True, text=True, check=True
+    ).stdout
+    match = re.search(r"(\d+\.\d+\.\d+)", reported)
+    assert match is not None, reported
+    assert str(resource._cli_version) == match.group(1)

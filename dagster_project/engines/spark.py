@@ -43,7 +43,12 @@ from dagster_dbt import DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from dagster_project import progress, settings
 from dagster_project.ingest import CONTRACT, SOURCES
-from dagster_project.resources import WRITER_POOL, WarehouseResource, warehouse_resource
+from dagster_project.resources import (
+    WRITER_POOL,
+    KpiDbtCliResource,
+    WarehouseResource,
+    warehouse_resource,
+)
 
 # The dbt target of the Spark build: `spark` (local mode) unless KPI_SPARK_TARGET names another
 # target of type spark, e.g. a cluster's thrift target.
@@ -252,7 +257,7 @@ def _spark_dbt_assets() -> Any:
 
 
 def spark_dbt_resource() -> DbtCliResource:
-    return DbtCliResource(
+    return KpiDbtCliResource(
         project_dir=str(settings.DBT_PROJECT_DIR),
         profiles_dir=str(settings.DBT_PROJECT_DIR),
         target=os.environ.get(DBT_TARGET_ENV) or DBT_TARGET,
