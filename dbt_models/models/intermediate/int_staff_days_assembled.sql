@@ -124,6 +124,6 @@ final as (
 )
 
 -- Not sorted by month and staff_id like the other partitioned models: at a province year the
--- sort on top of this model's joins ran out of DuckDB's 3 GB (the sort alone spills). Its
+-- sort on top of this model's joins and aggregation ran out of DuckDB's 3 GB. Its
 -- staff-scoped readers scan the months they rebuild, at one row per person and day.
 select * from final
