@@ -114,11 +114,19 @@ def affected_scopes(source: str, affected: str) -> str | None:
                 FROM {affected}
                 WHERE doc_number IS NOT NULL
             ),
+            -- Only the changed documents' numbers are looked up: a distinct of every stored
+            -- number cost 2 s of a 3.4 s load at a province year.
             numbers_held_elsewhere AS (
-                SELECT DISTINCT stored.agency_code, {_doc_key("stored.doc_number")} AS doc_key
-                FROM raw.documents AS stored
-                WHERE stored.direction = 'outgoing'
-                    AND stored.doc_id NOT IN (SELECT doc_id FROM changed_documents)
+                SELECT DISTINCT stored.agency_code, stored.doc_key
+                FROM (
+                    SELECT doc_id, agency_code, {_doc_key("doc_number")} AS doc_key
+                    FROM raw.documents
+                    WHERE direction = 'outgoing'
+                ) AS stored
+                SEMI JOIN changed_documents
+                    ON stored.agency_code = changed_documents.agency_code
+                    AND stored.doc_key = changed_documents.doc_key
+                WHERE stored.doc_id NOT IN (SELECT doc_id FROM changed_documents)
             ),
             citations AS (
                 SELECT staff_id, work_date,

@@ -101,6 +101,20 @@
     not materialized
 {%- endmacro %}
 
+{#- For a CTE the engine must compute on its own: `name as {{ materialized_cte() }} (`. DuckDB
+    pushes filters of its readers into an inlined CTE, which can turn a semi-join on a few keys
+    into a hash of a whole table (int_worklog_entries_current). Spark SQL has no hint. -#}
+{% macro materialized_cte() -%}
+    {{ return(adapter.dispatch('materialized_cte', 'kpi_warehouse')()) }}
+{%- endmacro %}
+
+{% macro default__materialized_cte() -%}
+{%- endmacro %}
+
+{% macro duckdb__materialized_cte() -%}
+    materialized
+{%- endmacro %}
+
 {#- Continuous percentiles of an expression in a group, as an array in the order of
     `fractions` (read them with array_item). DuckDB computes them all from one sort of the
     group's values (quantile_cont with a list), where three percentile_cont aggregates sort

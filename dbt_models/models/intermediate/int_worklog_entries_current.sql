@@ -17,14 +17,31 @@ with revisions as (
     takes the current version among every revision of the touched entries instead. -#}
 {%- set settle_from_this = rebuilds_selected_months() and target.type != 'spark' %}
 {% if settle_from_this -%}
+scoped_revisions as {{ inline_cte() }} (
+
+    select *
+    from {{ rebuild_scope_rows(ref('stg_kpi_tool__worklog_revisions'), 'work_date') }}
+        as scoped_revisions
+
+),
+
+-- Where the stored current version of each entry of the scope lies. Fenced: DuckDB would push
+-- the filter below into this scan and then hash the whole table instead of the scope's entries.
+stored_versions as {{ materialized_cte() }} (
+
+    select entry_id, work_date, staff_id
+    from {{ this }}
+    where entry_id in (select entry_id from scoped_revisions)
+
+),
+
 -- Entries whose current version lies outside what is being rebuilt (a month, or a staff member
 -- in a month rebuilt for some staff) keep it: ingestion queues the month and staff member of
--- every revision of an entry that changed, so none of their revisions changed. Reading two
--- columns of this table spares a scan of every revision of history.
+-- every revision of an entry that changed, so none of their revisions changed.
 settled_elsewhere as (
 
     select entry_id
-    from {{ this }}
+    from stored_versions
     where not ({{ in_rebuild_scope('work_date') }})
 
 ),
@@ -44,8 +61,7 @@ candidate_revisions as {{ inline_cte() }} (
 
     {% if settle_from_this -%}
     select *
-    from {{ rebuild_scope_rows(ref('stg_kpi_tool__worklog_revisions'), 'work_date') }}
-        as scoped_revisions
+    from scoped_revisions
     where not exists (
         select 1 from settled_elsewhere
         where settled_elsewhere.entry_id = scoped_revisions.entry_id
