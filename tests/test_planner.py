@@ -27,6 +27,7 @@ from dagster_project.planner import (
     plan_units,
     solve_transfers,
     write_plan_workbook,
+    write_plan_workbook_if_changed,
     write_plans,
 )
 from dagster_project.planner.io import IMPACT_COLUMNS, PLAN_COLUMNS
@@ -434,6 +435,33 @@ def test_workbook_has_vietnamese_headers_and_frozen_rows(tmp_path: Path) -> None
     assert sheet.cell(2, headers.index("Số người điều chuyển") + 1).value == 3
     summary = book["Tóm tắt"]
     assert [c.value for c in summary[2]][3:5] == [1, 3]
+
+
+def test_workbook_is_written_again_only_for_another_plan(tmp_path: Path) -> None:
+    path = tmp_path / "plan.xlsx"
+    first = run(
+        staffing(("A", "specialist", 10, 6), ("B", "specialist", 4, 6.5)),
+        agencies("A", "B"),
+    )
+    assert write_plan_workbook_if_changed(first.plan, first.impact, path)
+    written = path.stat().st_mtime_ns
+    # the same plan again (as when every scenario comes from the plan cache): left as it is
+    assert not write_plan_workbook_if_changed(first.plan.copy(), first.impact.copy(), path)
+    assert path.stat().st_mtime_ns == written
+    # another plan: written again
+    other = run(
+        staffing(("A", "specialist", 12, 6), ("B", "specialist", 4, 7.5)),
+        agencies("A", "B"),
+    )
+    assert not other.plan.equals(first.plan)
+    assert write_plan_workbook_if_changed(other.plan, other.impact, path)
+    sheet = openpyxl.load_workbook(path)["Kế hoạch điều chuyển"]
+    headers = [cell.value for cell in sheet[1]]
+    moved = sheet.cell(2, headers.index("Số người điều chuyển") + 1).value
+    assert moved == other.plan["staff_moved"].iloc[0] != first.plan["staff_moved"].iloc[0]
+    # a file without its digest (a write cut short) is written again
+    path.with_name(path.name + ".digest").unlink()
+    assert write_plan_workbook_if_changed(other.plan, other.impact, path)
 
 
 # --- a generated warehouse -----------------------------------------------------------------

@@ -21,7 +21,7 @@ from dagster_project.planner import (
     combine,
     load_scenarios,
     store_plans,
-    write_plan_workbook,
+    write_plan_workbook_if_changed,
 )
 from dagster_project.resources import WRITER_POOL, WarehouseResource
 
@@ -85,7 +85,9 @@ def redistribution_planner(
         )
         counts = store_plans(con, results)
     plan, impact = combine(results)
-    workbook = write_plan_workbook(plan, impact, warehouse.warehouse_file.parent / WORKBOOK_NAME)
+    workbook = warehouse.warehouse_file.parent / WORKBOOK_NAME
+    if not write_plan_workbook_if_changed(plan, impact, workbook):
+        context.log.info(f"{workbook.name} already holds this plan: not rewritten")
 
     summaries = {r.scenario.name: r.summary for r in results}
     for name, summary in summaries.items():

@@ -12,6 +12,7 @@ from dagster_project.planner.io import (
     latest_complete_quarter,
     period_end,
     write_plan_workbook,
+    write_plan_workbook_if_changed,
 )
 from dagster_project.planner.model import Solution, solve_transfers
 from dagster_project.planner.plan import (
@@ -44,5 +45,6 @@ __all__ = [
     "solve_transfers",
     "store_plans",
     "write_plan_workbook",
+    "write_plan_workbook_if_changed",
     "write_plans",
 ]

@@ -28,6 +28,11 @@ _CODE_DIGEST = hashlib.sha256(
 ).digest()
 
 
+def code_digest() -> bytes:
+    """The digest of the planner's own code: a plan or a workbook made by other code is stale."""
+    return _CODE_DIGEST
+
+
 def inputs_key(
     staffing: pd.DataFrame,
     agencies: pd.DataFrame,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -10,6 +11,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 import xlsxwriter
+
+from dagster_project.planner.cache import code_digest
 
 PLAN_TABLE = "marts.redistribution_plan"
 IMPACT_TABLE = "marts.redistribution_impact"
@@ -320,3 +323,29 @@ def write_plan_workbook(plan: pd.DataFrame, impact: pd.DataFrame, path: Path) ->
     finally:
         book.close()
     return path
+
+
+def frames_digest(*frames: pd.DataFrame) -> str:
+    """A digest of the frames' columns and values, in their row order, and of the planner's code
+    (which lays the workbook out)."""
+    digest = hashlib.sha256(code_digest())
+    for frame in frames:
+        digest.update(repr([(str(c), str(t)) for c, t in frame.dtypes.items()]).encode())
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def write_plan_workbook_if_changed(plan: pd.DataFrame, impact: pd.DataFrame, path: Path) -> bool:
+    """write_plan_workbook, unless the file already holds this plan (a digest beside it says
+    so): on most days the planned quarter's figures do not change, and writing a province's
+    before/after table took 2.9 s of a one-day build. Returns whether it wrote."""
+    path = Path(path)
+    marker = path.with_name(path.name + ".digest")
+    digest = frames_digest(plan, impact)
+    if path.is_file() and marker.is_file() and marker.read_text() == digest:
+        return False
+    # a write cut short leaves no digest, so the next build writes the file again
+    marker.unlink(missing_ok=True)
+    write_plan_workbook(plan, impact, path)
+    marker.write_text(digest)
+    return True
