@@ -602,7 +602,7 @@ def _measure_history(
     if day_file.is_file():
         with day_file.open("rb") as f:
             run.appended_worklog_rows = max(0, sum(1 for _ in f) - 1)
-    attempts: list[tuple[Step, dict[str, Any] | None]] = []
+    attempts: list[tuple[Step, dict[str, Any] | None, str]] = []  # (step, timings, logs tag)
     for attempt in range(1, incremental_runs + 1):
         shutil.rmtree(warehouse.parent)
         shutil.copytree(saved, warehouse.parent)
@@ -614,26 +614,30 @@ def _measure_history(
             env=env,
             check=False,
         )
-        attempts.append((step, read_timings(warehouse)))
+        tag = f"incremental_{attempt}"
+        _keep(warehouse, logs, tag)
+        attempts.append((step, read_timings(warehouse), tag))
         run.incremental_runs_s.append(round(step.wall_s, 2))
         if step.returncode != 0:
             break
     shutil.rmtree(saved, ignore_errors=True)
     # the median run stands for the incremental build (the last one, if one failed)
     ok = [a for a in attempts if a[0].returncode == 0]
-    incr, incr_timings = (
+    incr, incr_timings, incr_tag = (
         sorted(ok, key=lambda a: a[0].wall_s)[(len(ok) - 1) // 2]
         if len(ok) == len(attempts)
         else attempts[-1]
     )
     incr.name = "incremental build"
-    row = _step_row(incr)
-    row["runs_wall_s"] = run.incremental_runs_s
-    run.steps.append(row)
+    run.steps.append(_step_row(incr))
     builds += [a[0] for a in attempts]
     run.peak_rss_gb = max(b.peak_rss_gb for b in builds)
     run.timings["incremental"] = incr_timings
-    _keep(warehouse, logs, "incremental")
+    # the logs of the run the results stand for, under the name a single run had
+    for name in ("build_timings.json", "last_build.log"):
+        kept = logs / f"{incr_tag}_{name}"
+        if kept.is_file():
+            shutil.copy2(kept, logs / f"incremental_{name}")
     ref2 = measure(
         "reference after append", reference, logs / "reference_after_append.log", check=False
     )
