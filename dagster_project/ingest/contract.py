@@ -51,6 +51,12 @@ class Column:
     def sql_type(self) -> str:
         return SQL_TYPES[self.kind]
 
+    @property
+    def never_null(self) -> bool:
+        """Whether every loaded row holds a value: a required value is checked, an empty cell
+        of a column with a default takes it."""
+        return self.required or self.default is not None
+
     def bounds_text(self) -> str:
         parts = []
         if self.min_value is not None:

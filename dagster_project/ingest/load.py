@@ -24,6 +24,7 @@ from .errors import FileRejected, IngestionError
 from .parse import (
     RS,
     HeaderMap,
+    key_match,
     lit,
     map_headers,
     problems_message_sql,
@@ -623,7 +624,7 @@ def _write_file(
     has_stored = bool((stored.fetchone() or (0,))[0])
     record_pending_months(con, spec, TYPED, has_stored, did, now)
     if has_stored:
-        key_eq = " AND ".join(f"r.{q(k)} IS NOT DISTINCT FROM n.{q('t_' + k)}" for k in spec.key)
+        key_eq = key_match(spec, "r", "n", right_prefix="t_")
         con.execute(
             f"DELETE FROM raw.{q(spec.name)} r USING (SELECT DISTINCT {key_t} FROM {TYPED} "
             f"WHERE _err = '') n WHERE {key_eq}"

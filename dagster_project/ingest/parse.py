@@ -42,6 +42,22 @@ def lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def key_match(
+    spec: Source, left: str, right: str, right_prefix: str = "", key: tuple[str, ...] = ()
+) -> str:
+    """SQL matching rows of alias ``left`` and ``right`` on the source's key (or ``key``).
+    Columns that are never null compare with `=`, the others with IS NOT DISTINCT FROM: an
+    equality lets DuckDB push the new rows' key range into the scan of the stored table, whose
+    zone maps then skip the row groups of other deliveries (a day's load at a province year
+    read every stored key three times, 4.5 s)."""
+    return " AND ".join(
+        f"{left}.{q(k)} "
+        + ("=" if spec.column(k).never_null else "IS NOT DISTINCT FROM")
+        + f" {right}.{q(right_prefix + k)}"
+        for k in key or spec.key
+    )
+
+
 @dataclass
 class HeaderMap:
     canonical: dict[str, int]  # canonical column -> file column index
