@@ -379,6 +379,35 @@ def test_a_late_document_rebuilds_march_for_the_author_citing_it(
         assert not differences, differences[:20]
 
 
+def test_source_tests_of_a_later_build_check_new_rows_and_the_keys_they_share(
+    batches: tuple[Path, Path], incremental_warehouse: tuple[Path, str], tmp_path: Path
+) -> None:
+    """After a successful build the raw sources' tests read only the rows loaded since (the
+    tested deliveries are recorded), but a `unique` test still reads every row sharing a key
+    with a new one: a delivered document whose stored version was not replaced fails it."""
+    raw, _ = batches
+    warehouse, _ = incremental_warehouse
+    copy = tmp_path / "wh" / "warehouse.duckdb"
+    shutil.copytree(warehouse.parent, copy.parent)
+    with duckdb.connect(str(copy)) as con:
+        (tested,) = con.execute(
+            "select max(through_delivery_id) from audit.tested_deliveries"
+        ).fetchone() or (None,)
+        (loaded,) = con.execute(
+            "select max(delivery_id) from audit.ingestion_ledger"
+        ).fetchone() or (None,)
+        assert tested is not None and tested == loaded
+        # a second row of a stored document, as if a later delivery had not replaced it
+        con.execute(
+            "insert into raw.documents select * replace (? as _delivery_id) "
+            "from raw.documents where _delivery_id <= ? limit 1",
+            [tested + 1, tested],
+        )
+    result = run_kpi("build", "--raw", str(raw), "--warehouse", str(copy))
+    assert result.returncode != 0
+    assert "source_unique_eoffice_documents_doc_id" in result.stderr + result.stdout
+
+
 def test_build_rejects_a_backfill_that_is_not_a_month_range(tmp_path: Path) -> None:
     result = run_kpi("build", "--from", "2025-13", "--warehouse", str(tmp_path / "w.duckdb"))
     assert result.returncode == 2

@@ -161,6 +161,11 @@ class RebuildPlan:
 
     mode: str  # "first_build", "full_refresh" or "months"
     scope: RebuildScope | None = None
+    # The latest delivery loaded before this build: its tests cover every row up to it.
+    loaded_through_delivery: int = 0
+    # The latest delivery a successful build has tested: the tests of raw sources check the
+    # rows of later deliveries only (macros/incremental.sql). None: they check every row.
+    tested_through_delivery: int | None = None
 
     @property
     def dbt_args(self) -> list[str]:
@@ -196,6 +201,7 @@ class RebuildPlan:
                 "rebuild_months": [month.isoformat() for month in self.scope.months],
                 "entry_months": by_month(self.scope.entries),
                 "pattern_months": by_month(self.scope.patterns),
+                "tested_through_delivery": self.tested_through_delivery,
             }
         )
 
@@ -221,14 +227,50 @@ class RebuildPlan:
         }
 
 
+# The deliveries whose rows a successful build has tested (see RebuildPlan).
+TESTED_DELIVERIES_DDL = """
+create table if not exists audit.tested_deliveries (
+    through_delivery_id integer not null,
+    tested_at timestamp not null
+)
+"""
+
+
+def _loaded_through_delivery(con: duckdb.DuckDBPyConnection) -> int:
+    row = con.execute("SELECT coalesce(max(delivery_id), 0) FROM audit.ingestion_ledger")
+    return int((row.fetchone() or (0,))[0])
+
+
+def _tested_through_delivery(con: duckdb.DuckDBPyConnection) -> int | None:
+    con.execute("create schema if not exists audit")
+    con.execute(TESTED_DELIVERIES_DDL)
+    row = con.execute("select max(through_delivery_id) from audit.tested_deliveries").fetchone()
+    return None if not row or row[0] is None else int(row[0])
+
+
+def record_tested_deliveries(con: duckdb.DuckDBPyConnection, plan: RebuildPlan) -> None:
+    """Remember that every row loaded before this build has passed its source's tests."""
+    con.execute(TESTED_DELIVERIES_DDL)
+    con.execute(
+        "insert into audit.tested_deliveries values (?, current_timestamp)",
+        [plan.loaded_through_delivery],
+    )
+
+
 def plan_rebuild(con: duckdb.DuckDBPyConnection, config: DbtBuildConfig) -> RebuildPlan:
     """What this build rebuilds. A first build, or a full refresh, builds every month and
-    covers the whole queue."""
+    covers the whole queue, and tests every raw row."""
+    loaded = _loaded_through_delivery(con)
     if config.full_refresh:
-        return RebuildPlan("full_refresh")
+        return RebuildPlan("full_refresh", loaded_through_delivery=loaded)
     if not _has_partitioned_tables(con):
-        return RebuildPlan("first_build")
-    return RebuildPlan("months", months_to_rebuild(con, _extra_range(config)))
+        return RebuildPlan("first_build", loaded_through_delivery=loaded)
+    return RebuildPlan(
+        "months",
+        months_to_rebuild(con, _extra_range(config)),
+        loaded_through_delivery=loaded,
+        tested_through_delivery=_tested_through_delivery(con),
+    )
 
 
 @dbt_assets(
@@ -282,6 +324,7 @@ def kpi_dbt_models(
     with warehouse.connect() as con:
         con.begin()
         clear_pending(con, plan.covered_delivery)
+        record_tested_deliveries(con, plan)
         queue_snapshot_months(con, plan.mart_scopes)
         con.commit()
 
