@@ -54,6 +54,34 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- A predicate keeping the spans [start, end] (dates) that overlap a month being rebuilt: the
+    events, leave and the like that can touch a rebuilt day; true on full builds. One range per
+    run of consecutive months, so a build of last January and this one reads two months of
+    spans, not the year between. -#}
+{% macro overlaps_rebuild_months(start_date, end_date) -%}
+    {%- if rebuilds_selected_months() -%}
+        {%- set runs = [] -%}
+        {%- for month in rebuild_months() | sort -%}
+            {%- if runs and runs[-1][1] == month -%}
+                {%- set run = runs.pop() -%}
+                {%- do runs.append([run[0], kpi_next_month(month)]) -%}
+            {%- else -%}
+                {%- do runs.append([month, kpi_next_month(month)]) -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- set predicates = [] -%}
+        {%- for first, after in runs -%}
+            {%- do predicates.append(
+                "(" ~ start_date ~ " < cast('" ~ after ~ "' as date) and "
+                ~ end_date ~ " >= cast('" ~ first ~ "' as date))"
+            ) -%}
+        {%- endfor -%}
+        ({{ predicates | join(' or ') or '1 = 0' }})
+    {%- else -%}
+        1 = 1
+    {%- endif -%}
+{%- endmacro %}
+
 {#- A predicate keeping the rows this run rebuilds: the rebuilt months, narrowed to the listed
     staff members in the months rebuilt for some of them (the var named by scope_var); true on
     full builds. staff_column none: whole months. -#}

@@ -17,9 +17,13 @@ documents as (
 
 ),
 
+-- Only meetings and field trips evidence work, and only on the days being rebuilt: the distinct
+-- list of participants below is built from these alone, not from every event of the history.
 events as (
 
     select * from {{ ref('stg_calendar__events') }}
+    where event_type in ('meeting', 'field_trip')
+        and {{ overlaps_rebuild_months('cast(start_at as date)', 'cast(end_at as date)') }}
 
 ),
 
