@@ -18,53 +18,32 @@ reporting_range as (
 
 ),
 
--- Approved current entries that resolved to a norm and declare a time, inside the reporting
--- range. Submitted entries are left out: their quantity is not yet accepted by a reviewer.
-approved_entries as (
+-- Approved current entries resolved to their norm (int_norm_declarations_resolved), inside the
+-- reporting range.
+declarations as (
 
-    select
-        entries.entry_id,
-        entries.staff_id,
-        entries.agency_code,
-        entries.task_code,
-        coalesce(entries.stage_code, '') as stage_key,
-        entries.work_date,
-        entries.quantity,
-        1.0 * entries.declared_minutes / entries.quantity as declared_minutes_per_unit
-    from {{ ref('int_worklog_entries_credited') }} as entries
+    select declarations.*
+    from {{ ref('int_norm_declarations_resolved') }} as declarations
     cross join reporting_range
-    where entries.status = 'approved'
-        and entries.standard_minutes is not null
-        and entries.declared_minutes is not null
-        and entries.quantity > 0
-        and entries.work_date between reporting_range.range_start and reporting_range.range_end
+    where declarations.work_date between reporting_range.range_start and reporting_range.range_end
 
 ),
 
--- The same range join as crediting: the catalogue row with the latest valid_from ≤ work_date.
 entries_per_norm as (
 
     select
-        tasks.agency_code,
-        tasks.task_code,
-        tasks.stage_key,
-        tasks.valid_from,
+        agency_code,
+        task_code,
+        stage_key,
+        valid_from,
         count(*) as approved_entry_count,
-        count(distinct approved_entries.staff_id) as staff_count,
-        sum(approved_entries.quantity) as total_quantity,
+        count(distinct staff_id) as staff_count,
+        sum(quantity) as total_quantity,
         -- p25, median, p75
-        {{ continuous_percentiles(
-            'approved_entries.declared_minutes_per_unit', [0.25, 0.5, 0.75]
-        ) }} as declared_minutes_per_unit_quartiles
-    from tasks
-    inner join approved_entries
-        on tasks.agency_code = approved_entries.agency_code
-        and tasks.task_code = approved_entries.task_code
-        and tasks.stage_key = approved_entries.stage_key
-        and approved_entries.work_date >= tasks.valid_from
-        -- no OR in a join condition: it would turn the hash join into a nested loop
-        and approved_entries.work_date < coalesce(tasks.valid_until, cast('9999-12-31' as date))
-    group by tasks.agency_code, tasks.task_code, tasks.stage_key, tasks.valid_from
+        {{ continuous_percentiles('declared_minutes_per_unit', [0.25, 0.5, 0.75]) }}
+            as declared_minutes_per_unit_quartiles
+    from declarations
+    group by agency_code, task_code, stage_key, valid_from
 
 ),
 
