@@ -27,11 +27,20 @@ scoped_revisions as {{ inline_cte() }} (
 
 -- Where the stored current version of each entry of the scope lies. Fenced: DuckDB would push
 -- the filter below into this scan and then hash the whole table instead of the scope's entries.
+-- One lookup per piece of the scope (the months for everyone, each month with its people):
+-- DuckDB pushes the range of each piece's entry ids into the scan of the stored table, whose
+-- zone maps then skip the row groups of other months (ids are issued in order); one lookup of
+-- last January's and this January's ids together read the whole year between (2.5 s → 0.3 s).
+{%- set scope_pieces = rebuild_scope_pieces('work_date', 'staff_id', rebuild_months()) %}
 stored_versions as {{ materialized_cte() }} (
-
+    {% for predicate in scope_pieces.predicates or ['1 = 0'] %}
+    {% if not loop.first %}union all{% endif %}
     select entry_id, work_date, staff_id
     from {{ this }}
-    where entry_id in (select entry_id from scoped_revisions)
+    where entry_id in (
+        select entry_id from {{ ref('stg_kpi_tool__worklog_revisions') }} where {{ predicate }}
+    )
+    {%- endfor %}
 
 ),
 
