@@ -60,17 +60,8 @@
     spans, not the year between. -#}
 {% macro overlaps_rebuild_months(start_date, end_date) -%}
     {%- if rebuilds_selected_months() -%}
-        {%- set runs = [] -%}
-        {%- for month in rebuild_months() | sort -%}
-            {%- if runs and runs[-1][1] == month -%}
-                {%- set run = runs.pop() -%}
-                {%- do runs.append([run[0], kpi_next_month(month)]) -%}
-            {%- else -%}
-                {%- do runs.append([month, kpi_next_month(month)]) -%}
-            {%- endif -%}
-        {%- endfor -%}
         {%- set predicates = [] -%}
-        {%- for first, after in runs -%}
+        {%- for first, after in kpi_month_runs(rebuild_months()) -%}
             {%- do predicates.append(
                 "(" ~ start_date ~ " < cast('" ~ after ~ "' as date) and "
                 ~ end_date ~ " >= cast('" ~ first ~ "' as date))"
@@ -326,18 +317,8 @@
     {%- if months | length == 0 -%}
         1 = 0
     {%- else -%}
-        {#- [first, day after] of each run of consecutive months -#}
-        {%- set ranges = [] -%}
-        {%- for month in months | sort -%}
-            {%- if ranges and ranges[-1][1] == month -%}
-                {%- set run = ranges.pop() -%}
-                {%- do ranges.append([run[0], kpi_next_month(month)]) -%}
-            {%- else -%}
-                {%- do ranges.append([month, kpi_next_month(month)]) -%}
-            {%- endif -%}
-        {%- endfor -%}
         {%- set predicates = [] -%}
-        {%- for first, after in ranges -%}
+        {%- for first, after in kpi_month_runs(months) -%}
             {%- do predicates.append(
                 "(" ~ date_column ~ " >= cast('" ~ first ~ "' as date) and "
                 ~ date_column ~ " < cast('" ~ after ~ "' as date))"
@@ -349,6 +330,20 @@
             ({{ predicates | join(' or ') }})
         {%- endif -%}
     {%- endif -%}
+{%- endmacro %}
+
+{#- [first month, month after] of each run of consecutive months of a list of 'YYYY-MM-01'. -#}
+{% macro kpi_month_runs(months) -%}
+    {%- set runs = [] -%}
+    {%- for month in months | sort -%}
+        {%- if runs and runs[-1][1] == month -%}
+            {%- set run = runs.pop() -%}
+            {%- do runs.append([run[0], kpi_next_month(month)]) -%}
+        {%- else -%}
+            {%- do runs.append([month, kpi_next_month(month)]) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(runs) }}
 {%- endmacro %}
 
 {#- 'YYYY-MM-01' of the month after a 'YYYY-MM-01'. -#}
