@@ -297,14 +297,14 @@
         if (source_node.identifier or source_node.name) | lower == relation.identifier | lower
         and source_node.schema | lower == relation.schema | lower
         and '_delivery_id' in source_node.columns -%}
-        {%- set new_rows = "select * from " ~ relation ~ " where _delivery_id > " ~ (through | int) -%}
+        {%- set delivered = "_delivery_id > " ~ (through | int) -%}
         {%- set test = model.get('test_metadata') or {} -%}
         {%- set column = (test.get('kwargs') or {}).get('column_name') -%}
         {%- if test.get('name') == 'unique' and column -%}
             {{ return("(select * from " ~ relation ~ " where " ~ column ~ " in (select " ~ column
-                ~ " from " ~ relation ~ " where _delivery_id > " ~ (through | int) ~ ")) dbt_subquery") }}
+                ~ " from " ~ relation ~ " where " ~ delivered ~ ")) dbt_subquery") }}
         {%- endif -%}
-        {{ return("(" ~ new_rows ~ ") dbt_subquery") }}
+        {{ return("(select * from " ~ relation ~ " where " ~ delivered ~ ") dbt_subquery") }}
     {%- endfor -%}
     {{ return(none) }}
 {%- endmacro %}
