@@ -199,18 +199,26 @@ def test_second_delivery_rebuilds_only_what_it_touches(
             assert con.execute(query.format(files, "key")).fetchone() == built[mart], mart
 
 
-def _clustered_models() -> dict[str, tuple[str, str]]:
-    """name -> (schema, month column) of every month-partitioned model that writes its rows in
-    month and staff order (cluster_by_month_and_staff)."""
+def _clustered_models() -> dict[str, tuple[str, str, bool]]:
+    """name -> (schema, month column, sorted) of every month-partitioned model that writes its
+    rows in month and staff order: sorted (cluster_by_month_and_staff) or kept from the table
+    it reads (keeps_month_and_staff_order)."""
     from dagster_project.assets.transformation import dbt_project
 
     manifest = json.loads(dbt_project.manifest_path.read_text())
     return {
-        node["name"]: (node["schema"], node["config"]["meta"]["month_partition_column"])
+        node["name"]: (
+            node["schema"],
+            node["config"]["meta"]["month_partition_column"],
+            "cluster_by_month_and_staff(" in node["raw_code"],
+        )
         for node in manifest["nodes"].values()
         if node["resource_type"] == "model"
         and "month_partition_column" in node["config"].get("meta", {})
-        and "cluster_by_month_and_staff(" in node["raw_code"]
+        and (
+            "cluster_by_month_and_staff(" in node["raw_code"]
+            or "keeps_month_and_staff_order(" in node["raw_code"]
+        )
     }
 
 
@@ -219,15 +227,25 @@ def test_partitioned_tables_are_written_in_month_and_staff_order(
 ) -> None:
     # A month rebuilt for a few people is read through the zone maps of staff_id, which point
     # at a few row groups only if each build wrote its rows in month, then staff_id order. Two
-    # builds wrote these tables: at most one step back, where the second build's rows begin.
+    # builds wrote these tables: a sorted table steps back at most once, where the second
+    # build's rows begin. A table that keeps the order of the one it reads follows the probe
+    # side of its hash joins, which DuckDB may swap on small inputs: a few steps back, where a
+    # table in no order steps back between about half of its adjacent rows.
     warehouse, _ = incremental_warehouse
     models = _clustered_models()
     assert len(models) >= 9
+    assert sum(1 for *_, is_sorted in models.values() if not is_sorted) >= 4
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        for name, (schema, column) in models.items():
-            (steps_back,) = con.execute(
+        for name, (schema, column, is_sorted) in models.items():
+            steps_back, row_count = con.execute(
                 f"""
-                select count(*) from (
+                select
+                    count(*) filter (
+                        where month_start < previous_month
+                        or (month_start = previous_month and staff_id < previous_staff_id)
+                    ),
+                    count(*)
+                from (
                     select
                         date_trunc('month', {column}) as month_start,
                         staff_id,
@@ -235,11 +253,11 @@ def test_partitioned_tables_are_written_in_month_and_staff_order(
                         lag(staff_id) over (order by rowid) as previous_staff_id
                     from {schema}.{name}
                 )
-                where month_start < previous_month
-                    or (month_start = previous_month and staff_id < previous_staff_id)
                 """
-            ).fetchone() or (None,)
-            assert steps_back is not None and steps_back <= 1, (name, steps_back)
+            ).fetchone() or (None, None)
+            assert steps_back is not None and row_count, name
+            allowed = 1 if is_sorted else max(1, row_count // 50)
+            assert steps_back <= allowed, (name, steps_back, row_count)
 
 
 def test_incremental_build_gives_the_expected_marts(

@@ -55,4 +55,4 @@ resolved as (
 )
 
 select * from resolved
-{{ cluster_by_month_and_staff('work_date') }}
+{{ keeps_month_and_staff_order() }}

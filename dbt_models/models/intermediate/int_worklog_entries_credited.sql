@@ -98,4 +98,4 @@ credited as (
 )
 
 select * from credited
-{{ cluster_by_month_and_staff('work_date') }}
+{{ keeps_month_and_staff_order() }}

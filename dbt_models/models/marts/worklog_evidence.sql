@@ -23,4 +23,4 @@ select
     cast(evidence_status as {{ dbt.type_string() }}) as evidence_status,
     cast(flags as {{ type_string_array() }}) as flags
 from entries
-{{ cluster_by_month_and_staff('work_date') }}
+{{ keeps_month_and_staff_order() }}
