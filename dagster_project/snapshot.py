@@ -136,19 +136,20 @@ def queue_snapshot_months(
     )
 
 
-def _pending_scopes(con: duckdb.DuckDBPyConnection) -> dict[str, MonthScope] | None:
+def _pending_scopes(con: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, MonthScope] | None:
     """What was rebuilt and not yet published, per scope, from the attached warehouse (None:
     everything)."""
     exists = con.execute(
-        "select count(*) from information_schema.tables where table_catalog = 'warehouse' "
-        "and table_schema = 'audit' and table_name = 'snapshot_pending'"
+        "select count(*) from information_schema.tables where table_catalog = ? "
+        "and table_schema = 'audit' and table_name = 'snapshot_pending'",
+        [catalog],
     ).fetchone()
     if not exists or not exists[0]:
         return None
     rows = con.execute(
         "select scope, month_start, bool_or(staff_id is null), "
         "list(distinct staff_id order by staff_id) filter (where staff_id is not null) "
-        "from warehouse.audit.snapshot_pending group by scope, month_start"
+        f'from "{catalog}".audit.snapshot_pending group by scope, month_start'
     ).fetchall()
     # a NULL month, or a row queued before scopes existed: everything
     if any(month is None or name is None for name, month, _, _ in rows):
@@ -183,6 +184,7 @@ def _month_filter(column: str, months: list[date]) -> str:
 
 def _publish_by_month(
     con: duckdb.DuckDBPyConnection,
+    catalog: str,
     table: str,
     column: str,
     select_list: str,
@@ -198,7 +200,7 @@ def _publish_by_month(
     if scope is None:
         con.execute(
             f"create or replace table main.{table} as select {select_list} "
-            f"from warehouse.marts.{table}"
+            f'from "{catalog}".marts.{table}'
         )
     else:
         whole = [month for month, staff_ids in scope.items() if staff_ids is None]
@@ -206,7 +208,7 @@ def _publish_by_month(
             month_filter = _month_filter(column, whole)
             con.execute(f"delete from main.{table} where {month_filter}")
             con.execute(
-                f"insert into main.{table} select {select_list} from warehouse.marts.{table} "
+                f'insert into main.{table} select {select_list} from "{catalog}".marts.{table} '
                 f"where {month_filter}"
             )
         for month, staff_ids in scope.items():
@@ -221,7 +223,7 @@ def _publish_by_month(
                 {"staff_ids": staff_ids},
             )
             con.execute(
-                f"insert into main.{table} select {select_list} from warehouse.marts.{table} "
+                f'insert into main.{table} select {select_list} from "{catalog}".marts.{table} '
                 f"where {month_filter} and staff_id in (select unnest($staff_ids))",
                 {"staff_ids": staff_ids},
             )
@@ -262,9 +264,12 @@ def publish_snapshot(warehouse: Path, include_names: bool | None = None) -> dict
     shutil.rmtree(staging_parquet, ignore_errors=True)
     staging_parquet.mkdir(parents=True)
     counts: dict[str, int] = {}
+    # Attached under its file's name: the views dbt-duckdb creates (worklog_evidence) name the
+    # tables they read with that catalog, and resolve under no other.
+    catalog = warehouse.stem
     with duckdb.connect(":memory:") as probe:
-        probe.execute(f"attach '{warehouse}' as warehouse (read_only)")
-        scopes = _pending_scopes(probe)
+        probe.execute(f"attach '{warehouse}' as \"{catalog}\" (read_only)")
+        scopes = _pending_scopes(probe, catalog)
         (published_at,) = probe.execute("select current_timestamp").fetchone() or (None,)
     incremental = scopes is not None and paths.database.exists() and paths.parquet_dir.is_dir()
     if incremental:
@@ -272,13 +277,14 @@ def publish_snapshot(warehouse: Path, include_names: bool | None = None) -> dict
     # the build's memory budget and spill folder: DuckDB's default would be 80% of the RAM
     limits = settings.duckdb_config(warehouse.parent / "duckdb_tmp")
     with duckdb.connect(str(staging_db), config=limits) as con:
-        con.execute(f"attach '{warehouse}' as warehouse (read_only)")
+        con.execute(f"attach '{warehouse}' as \"{catalog}\" (read_only)")
         tables = [
             name
             for (name,) in con.execute(
                 "select table_name from information_schema.tables "
-                "where table_catalog = 'warehouse' and table_schema = 'marts' "
-                "order by table_name"
+                "where table_catalog = ? and table_schema = 'marts' "
+                "order by table_name",
+                [catalog],
             ).fetchall()
         ]
         published = {
@@ -293,15 +299,16 @@ def publish_snapshot(warehouse: Path, include_names: bool | None = None) -> dict
                 name
                 for (name,) in con.execute(
                     "select column_name from information_schema.columns "
-                    "where table_catalog = 'warehouse' and table_schema = 'marts' "
+                    "where table_catalog = ? and table_schema = 'marts' "
                     "and table_name = ? order by ordinal_position",
-                    [table],
+                    [catalog, table],
                 ).fetchall()
             ]
             select_list = _select_list(columns, key, include_names)
             if table in PARTITIONED_MARTS:
                 _publish_by_month(
                     con,
+                    catalog,
                     table,
                     PARTITIONED_MARTS[table],
                     select_list,
@@ -315,14 +322,14 @@ def publish_snapshot(warehouse: Path, include_names: bool | None = None) -> dict
             else:
                 con.execute(
                     f"create or replace table main.{table} as "
-                    f"select {select_list} from warehouse.marts.{table}"
+                    f'select {select_list} from "{catalog}".marts.{table}'
                 )
                 con.execute(
                     f"copy main.{table} to '{staging_parquet / (table + '.parquet')}' "
                     "(format parquet)"
                 )
             (counts[table],) = con.execute(f"select count(*) from main.{table}").fetchone()
-        con.execute("detach warehouse")
+        con.execute(f'detach "{catalog}"')
     # Rename, never rewrite in place: open readers keep the previous file until they close it.
     os.replace(staging_db, paths.database)
     retired = paths.parquet_dir.with_name(paths.parquet_dir.name + ".old")

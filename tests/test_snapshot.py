@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 
 from dagster_project.snapshot import PARTITIONED_MARTS, publish_snapshot, snapshot_paths
-from tests.conftest import ACCEPTANCE_CASE, KPI, PROJECT_ROOT
+from tests.conftest import ACCEPTANCE_CASE, KPI, PROJECT_ROOT, run_kpi
 
 PUBLIC_MARTS = {
     "fct_staff_day",
@@ -120,3 +120,20 @@ def test_analyst_query_succeeds_while_a_build_runs(
         _, stderr = build.communicate(timeout=60)
     assert build.returncode == 0, stderr[-3000:]
     assert answered_during_build >= 3
+
+
+def test_a_warehouse_of_any_file_name_publishes_its_views(tmp_path: Path) -> None:
+    # worklog_evidence is a view, which dbt-duckdb writes naming the warehouse's catalog after
+    # its file: the snapshot must attach the warehouse under that name to read it.
+    warehouse = tmp_path / "khanh-hoa 2025.duckdb"
+    result = run_kpi("build", "--raw", str(ACCEPTANCE_CASE / "raw"), "--warehouse", str(warehouse))
+    assert result.returncode == 0, result.stderr[-3000:]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        (view_count,) = con.execute(
+            "select count(*) from duckdb_views() where view_name = 'worklog_evidence'"
+        ).fetchone() or (0,)
+        (entries,) = con.execute("select count(*) from marts.worklog_evidence").fetchone() or (0,)
+    assert view_count == 1 and entries > 0
+    with duckdb.connect(str(snapshot_paths(warehouse).database), read_only=True) as con:
+        (published,) = con.execute("select count(*) from worklog_evidence").fetchone() or (0,)
+    assert published == entries

@@ -147,6 +147,35 @@ def _has_partitioned_tables(con: duckdb.DuckDBPyConnection) -> bool:
     return all(table in existing for table in partitioned)
 
 
+# The schemas only dbt writes to. marts also holds the planner's tables (planner/io.py), and
+# raw and audit belong to ingestion.
+DBT_ONLY_SCHEMAS = ["staging", "intermediate"]
+
+
+def drop_retired_relations(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Drop the tables and views of the schemas only dbt writes to that no model of the
+    project defines any more (a model merged into another or renamed by an upgrade), so that
+    they neither keep their space (an entry model is gigabytes at a province year) nor get
+    read by mistake as current."""
+    built = {
+        (node["schema"], (node.get("alias") or node["name"]).lower())
+        for node in json.loads(dbt_project.manifest_path.read_text())["nodes"].values()
+        if node["resource_type"] == "model" and node["config"].get("materialized") != "ephemeral"
+    }
+    stored = con.execute(
+        "select table_schema, table_name, table_type from information_schema.tables "
+        "where table_catalog = current_database() and list_contains(?, table_schema)",
+        [DBT_ONLY_SCHEMAS],
+    ).fetchall()
+    retired = []
+    for schema, name, table_type in stored:
+        if (schema, name.lower()) not in built:
+            kind = "view" if table_type == "VIEW" else "table"
+            con.execute(f'drop {kind} "{schema}"."{name}"')
+            retired.append(f"{schema}.{name}")
+    return retired
+
+
 # A build of every month runs one dbt node at a time. Each DuckDB query already uses every
 # core; two history-wide models side by side only share one memory_limit, spill, and push the
 # process past it (at a province year: 6.6 GB of RSS with 2 threads; see bench/RESULTS.md).
@@ -326,7 +355,10 @@ def kpi_dbt_models(
         clear_pending(con, plan.covered_delivery)
         record_tested_deliveries(con, plan)
         queue_snapshot_months(con, plan.mart_scopes)
+        retired = drop_retired_relations(con)
         con.commit()
+    if retired:
+        context.log.info(f"dropped tables of models no longer in the project: {retired}")
 
 
 @contextmanager
