@@ -133,13 +133,18 @@ def _extra_range(config: DbtBuildConfig) -> tuple[dt.date, dt.date] | None:
     return first, last
 
 
+def _models() -> list[dict[str, Any]]:
+    """The project's models, from the manifest the build runs."""
+    nodes = json.loads(dbt_project.manifest_path.read_text())["nodes"].values()
+    return [node for node in nodes if node["resource_type"] == "model"]
+
+
 def _has_partitioned_tables(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether every month-partitioned model has a table to add months to."""
     partitioned = [
         (node["schema"], node.get("alias") or node["name"])
-        for node in json.loads(dbt_project.manifest_path.read_text())["nodes"].values()
-        if node["resource_type"] == "model"
-        and node["config"].get("meta", {}).get("month_partition_column")
+        for node in _models()
+        if node["config"].get("meta", {}).get("month_partition_column")
     ]
     existing = set(
         con.execute("SELECT table_schema, table_name FROM information_schema.tables").fetchall()
@@ -159,8 +164,8 @@ def drop_retired_relations(con: duckdb.DuckDBPyConnection) -> list[str]:
     read by mistake as current."""
     built = {
         (node["schema"], (node.get("alias") or node["name"]).lower())
-        for node in json.loads(dbt_project.manifest_path.read_text())["nodes"].values()
-        if node["resource_type"] == "model" and node["config"].get("materialized") != "ephemeral"
+        for node in _models()
+        if node["config"].get("materialized") != "ephemeral"
     }
     stored = con.execute(
         "select table_schema, table_name, table_type from information_schema.tables "
