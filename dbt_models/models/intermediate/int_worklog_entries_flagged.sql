@@ -22,6 +22,18 @@ documents as (
 
 ),
 
+calendar_days as (
+
+    select * from {{ ref('int_calendar_days_classified') }}
+
+),
+
+leave_days as (
+
+    select * from {{ ref('int_leave_days_expanded') }}
+
+),
+
 -- Only meetings and field trips evidence work, and only on the days being rebuilt: the distinct
 -- list of participants below is built from these alone, not from every event of the history.
 events as (
@@ -163,18 +175,6 @@ evidenced as (
         on entries.entry_id = reference_matches.entry_id
     left join event_matches
         on entries.entry_id = event_matches.entry_id
-
-),
-
-calendar_days as (
-
-    select * from {{ ref('int_calendar_days_classified') }}
-
-),
-
-leave_days as (
-
-    select * from {{ ref('int_leave_days_expanded') }}
 
 ),
 
