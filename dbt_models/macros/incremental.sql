@@ -239,12 +239,20 @@
         on_schema_change='fail',
         pre_hook="{{ delete_rebuild_months('" ~ date_column ~ "', '" ~ staff_column ~ "', '"
             ~ scope_var ~ "') }}",
-        meta={
-            'month_partition_column': date_column,
-            'staff_scope_column': staff_column,
-            'staff_scope_var': scope_var,
-        },
+        meta=month_scope_meta(date_column, staff_column, scope_var),
     ) }}
+{%- endmacro %}
+
+{#- The meta that says a model's rows change by month (and by staff member in a month rebuilt
+    for some): its data tests then check the rebuilt scope only (kpi_scoped_test_relation), and
+    the orchestrator and the snapshot treat it as partitioned. month_partitioned() sets it; a
+    view over a partitioned table (worklog_evidence) sets it alone. -#}
+{% macro month_scope_meta(date_column, staff_column='staff_id', scope_var='entry_months') -%}
+    {{ return({
+        'month_partition_column': date_column,
+        'staff_scope_column': staff_column,
+        'staff_scope_var': scope_var,
+    }) }}
 {%- endmacro %}
 
 {#- Data tests of a month-partitioned model check the rebuilt months only: the other months

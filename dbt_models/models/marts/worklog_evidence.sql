@@ -1,19 +1,12 @@
 -- On DuckDB a view: int_worklog_entries_flagged holds these rows already, and writing every
 -- entry a second time cost a province-year build about 30 s. The analysts' snapshot stores it as
--- a table, month by month (dagster_project/snapshot.py). meta month_partition_column: its rows
+-- a table, month by month (dagster_project/snapshot.py). month_scope_meta(): its rows
 -- change with the rebuilt months, so its data tests check those months only, as a partitioned
 -- model's. On Spark a table partitioned by month like the entries: a Spark warehouse's marts are
 -- the Parquet files other tools read.
 {%- set is_view = target.type != 'spark' %}
 {% if is_view -%}
-{{ config(
-    materialized='view',
-    meta={
-        'month_partition_column': 'work_date',
-        'staff_scope_column': 'staff_id',
-        'staff_scope_var': 'entry_months',
-    },
-) }}
+{{ config(materialized='view', meta=month_scope_meta('work_date')) }}
 {%- else -%}
 {{ month_partitioned('work_date') }}
 {%- endif %}
