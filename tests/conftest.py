@@ -29,6 +29,25 @@ def run_kpi(
     )
 
 
+def run_dbt(*args: str, warehouse: Path, workdir: Path) -> subprocess.CompletedProcess[str]:
+    """Run a dbt command on `warehouse`, with its target and logs under `workdir`."""
+    return subprocess.run(
+        [
+            str(Path(sys.executable).parent / "dbt"),
+            *args,
+            "--target-path",
+            str(workdir / "target"),
+            "--log-path",
+            str(workdir / "logs"),
+        ],
+        cwd=PROJECT_ROOT / "dbt_models",
+        env={**os.environ, "KPI_WAREHOUSE": str(warehouse)},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
 @pytest.fixture(scope="session")
 def acceptance_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     warehouse = tmp_path_factory.mktemp("acceptance") / "warehouse.duckdb"

@@ -7,15 +7,10 @@ columns, so they run against a copy of the acceptance warehouse.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.conftest import PROJECT_ROOT
-
-DBT = str(Path(sys.executable).parent / "dbt")
+from tests.conftest import run_dbt
 
 
 def test_every_dbt_unit_test_passes(acceptance_warehouse: Path, tmp_path: Path) -> None:
@@ -23,23 +18,7 @@ def test_every_dbt_unit_test_passes(acceptance_warehouse: Path, tmp_path: Path) 
     warehouse = tmp_path / acceptance_warehouse.name
     shutil.copyfile(acceptance_warehouse, warehouse)
     target = tmp_path / "target"
-    result = subprocess.run(
-        [
-            DBT,
-            "test",
-            "--select",
-            "test_type:unit",
-            "--target-path",
-            str(target),
-            "--log-path",
-            str(tmp_path / "logs"),
-        ],
-        cwd=PROJECT_ROOT / "dbt_models",
-        env={**os.environ, "KPI_WAREHOUSE": str(warehouse)},
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    result = run_dbt("test", "--select", "test_type:unit", warehouse=warehouse, workdir=tmp_path)
     assert result.returncode == 0, result.stdout[-4000:]
     results = json.loads((target / "run_results.json").read_text())["results"]
     # run_results also lists the on-run-start hook, which is no unit test

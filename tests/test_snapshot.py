@@ -3,15 +3,24 @@ build runs."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
 import time
+from datetime import date
 from pathlib import Path
 
 import duckdb
+import pytest
 
-from dagster_project.snapshot import PARTITIONED_MARTS, publish_snapshot, snapshot_paths
+from dagster_project.snapshot import (
+    PARTITIONED_MARTS,
+    PSEUDONYM_KEY_ENV,
+    publish_snapshot,
+    queue_snapshot_months,
+    snapshot_paths,
+)
 from tests.conftest import ACCEPTANCE_CASE, KPI, PROJECT_ROOT, run_kpi
 
 PUBLIC_MARTS = {
@@ -137,3 +146,73 @@ def test_a_warehouse_of_any_file_name_publishes_its_views(tmp_path: Path) -> Non
     with duckdb.connect(str(snapshot_paths(warehouse).database), read_only=True) as con:
         (published,) = con.execute("select count(*) from worklog_evidence").fetchone() or (0,)
     assert published == entries
+
+
+def test_every_person_id_column_gets_the_keyed_hash_of_its_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every person-id column holds the keyed hash of the row's own id, NULL staying NULL, in
+    # full and incremental publishes alike, so analysts can join the marts on the keys.
+    key = "test-key"
+    monkeypatch.setenv(PSEUDONYM_KEY_ENV, key)
+
+    def keyed(person_id: str | None) -> str | None:
+        if person_id is None:
+            return None
+        return hashlib.sha256((key + person_id).encode()).hexdigest()[:16]
+
+    reviews = [
+        ("A", "t1", None, "Ann", "B"),
+        (None, "t2", "C", "Bob", None),
+        ("E", "t3", "A", None, "C"),
+    ]
+    warehouse = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema marts")
+        con.execute(
+            "create table marts.norm_review (reviewed_by varchar, task_code varchar, "
+            "evaluator_staff_id varchar, full_name varchar, staff_id varchar)"
+        )
+        con.executemany("insert into marts.norm_review values (?, ?, ?, ?, ?)", reviews)
+        con.execute("create table marts.fct_staff_day (staff_id varchar, work_date date, h int)")
+        con.execute(
+            "insert into marts.fct_staff_day values ('A', '2025-03-03', 1), "
+            "('B', '2025-03-03', 2), ('A', '2025-04-01', 3), (null, '2025-04-02', 4)"
+        )
+    database = snapshot_paths(warehouse).database
+
+    def published(table: str) -> tuple[list[str], set[tuple[object, ...]]]:
+        with duckdb.connect(str(database), read_only=True) as con:
+            columns = [row[0] for row in con.execute(f"describe {table}").fetchall()]
+            return columns, set(con.execute(f"select * from {table}").fetchall())
+
+    def expected_days() -> set[tuple[object, ...]]:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            rows = con.execute("select * from marts.fct_staff_day").fetchall()
+        return {(keyed(staff_id), *rest) for staff_id, *rest in rows}
+
+    publish_snapshot(warehouse, include_names=False)
+    assert published("norm_review") == (
+        ["reviewed_by_key", "task_code", "evaluator_staff_key", "staff_key"],
+        {(keyed(r), t, keyed(e), keyed(s)) for r, t, e, _, s in reviews},
+    )
+    assert published("fct_staff_day") == (["staff_key", "work_date", "h"], expected_days())
+
+    publish_snapshot(warehouse, include_names=True)
+    assert published("norm_review") == (
+        ["reviewed_by_key", "task_code", "evaluator_staff_key", "full_name", "staff_key"],
+        {(keyed(r), t, keyed(e), n, keyed(s)) for r, t, e, n, s in reviews},
+    )
+
+    # March rebuilt for A only, April for everyone, with a person the snapshot has not seen
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            "update marts.fct_staff_day set h = h + 10 "
+            "where staff_id = 'A' or work_date >= date '2025-04-01'"
+        )
+        con.execute("insert into marts.fct_staff_day values ('D', '2025-04-03', 5)")
+        queue_snapshot_months(
+            con, {"entries": {date(2025, 3, 1): ["A"], date(2025, 4, 1): None}, "patterns": {}}
+        )
+    publish_snapshot(warehouse, include_names=False)
+    assert published("fct_staff_day") == (["staff_key", "work_date", "h"], expected_days())

@@ -181,6 +181,12 @@ def drop_retired_relations(con: duckdb.DuckDBPyConnection) -> list[str]:
     return retired
 
 
+# The build's dbt.log keeps what each node did and every warning and error (the lines a failure
+# report reads), not dbt's debug lines: those log every SQL statement, ten times as many lines,
+# and writing them took about 3 s of a one-day build's CPU. The SQL each node ran stays in the
+# invocation's target/run folder.
+DBT_LOG_FILE_ARGS = ["--log-level-file", "info"]
+
 # A build of every month runs one dbt node at a time. Each DuckDB query already uses every
 # core; two history-wide models side by side only share one memory_limit, spill, and push the
 # process past it (at a province year: 6.6 GB of RSS with 2 threads; see bench/RESULTS.md).
@@ -335,7 +341,14 @@ def kpi_dbt_models(
     target = _invocation_target(context, warehouse.warehouse_file)
     with _rebuild_plan_in_environment(plan.dbt_plan()):
         invocation = dbt.cli(
-            ["build", "--exclude-resource-type", "unit_test", *plan.dbt_args, *threads],
+            [
+                "build",
+                "--exclude-resource-type",
+                "unit_test",
+                *DBT_LOG_FILE_ARGS,
+                *plan.dbt_args,
+                *threads,
+            ],
             context=context,
             raise_on_error=False,
             target_path=target,
