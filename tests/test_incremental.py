@@ -214,6 +214,7 @@ def _clustered_models() -> dict[str, tuple[str, str, bool]]:
         )
         for node in manifest["nodes"].values()
         if node["resource_type"] == "model"
+        and node["config"]["materialized"] != "view"
         and "month_partition_column" in node["config"].get("meta", {})
         and (
             "cluster_by_month_and_staff(" in node["raw_code"]
@@ -233,7 +234,7 @@ def test_partitioned_tables_are_written_in_month_and_staff_order(
     # table in no order steps back between about half of its adjacent rows.
     warehouse, _ = incremental_warehouse
     models = _clustered_models()
-    assert len(models) >= 8
+    assert len(models) >= 7
     assert sum(1 for *_, is_sorted in models.values() if not is_sorted) >= 3
     with duckdb.connect(str(warehouse), read_only=True) as con:
         for name, (schema, column, is_sorted) in models.items():
@@ -284,9 +285,11 @@ def test_nothing_new_rebuilds_nothing_and_a_backfill_rebuilds_its_range(
     assert "rebuilt months: none" in summary
 
     with duckdb.connect(str(warehouse)) as con:
-        # damage that only recomputing April from the raw tables repairs
+        # damage that only recomputing April from the raw tables repairs (the table under
+        # the view marts.fct_staff_day)
         damaged = con.execute(
-            "update marts.fct_staff_day set credited_hours = credited_hours + 100 "
+            "update intermediate.int_staff_days_assembled "
+            "set credited_hours = credited_hours + 100 "
             "where work_date = date '2025-04-15'"
         ).fetchone()
         assert damaged and damaged[0] > 0
