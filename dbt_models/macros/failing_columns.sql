@@ -1,5 +1,5 @@
-{#- The body of the one-scan tests (row_rules, not_null_columns, not_negative_columns): one row
-    per rule that some rows fail, with the number of failing rows. `rules` is a list of
+{#- The body of the one-scan tests (row_rules, not_null_columns): one row per rule that some
+    rows fail, with the number of failing rows. `rules` is a list of
     [label, failing condition] pairs. The counts come from one scan of the model; the cross join
     only turns that one row into a row per rule (a union of one select per rule over the counts
     would rescan the model per rule on Spark, which does not materialise a CTE). -#}

@@ -2,8 +2,9 @@
     some rows break (`rule` names it), with the number of rows breaking it.
 
     A data test is a dbt node and a Dagster asset check, with a fixed cost however small the
-    table (compiling, a query, four events): at a one-day build, 174 column tests cost more
-    than the models they check. Grouped per model, they cost one scan.
+    table (compiling, a query, a few events): about 50 ms of a one-day build's wall time each,
+    and the models had 174 such tests, a third of dbt's step. Grouped per model, they cost one
+    scan each.
 
     Arguments, each optional:
     - not_null: columns that never hold nulls;
