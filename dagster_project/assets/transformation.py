@@ -183,8 +183,8 @@ def drop_retired_relations(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 # The build's dbt.log keeps what each node did and every warning and error (the lines a failure
 # report reads), not dbt's debug lines: those log every SQL statement, ten times as many lines,
-# and writing them took about 3 s of a one-day build's CPU. The SQL each node ran stays in the
-# invocation's target/run folder.
+# and logging was 16 % of the dbt process's busy samples in a one-day build (bench/RESULTS.md).
+# The SQL each node ran stays in the invocation's target/run folder.
 DBT_LOG_FILE_ARGS = ["--log-level-file", "info"]
 
 # A build of every month runs one dbt node at a time. Each DuckDB query already uses every

@@ -243,10 +243,34 @@
     ) }}
 {%- endmacro %}
 
+{#- A mart that shows the rows of one month-partitioned model with its columns cast to the
+    contract (worklog_evidence, fct_staff_day). On DuckDB a view over that model: its rows are
+    not written a second time, and the analysts' snapshot stores the mart as a table, month by
+    month (dagster_project/snapshot.py); month_scope_meta() makes its data tests check the
+    rebuilt months only, as a partitioned model's. On Spark a month-partitioned table: a Spark
+    warehouse's marts are the Parquet files other tools read. -#}
+{% macro partitioned_mart(date_column) -%}
+    {%- if target.type == 'spark' -%}
+        {{ month_partitioned(date_column) }}
+    {%- else -%}
+        {{ config(materialized='view', meta=month_scope_meta(date_column)) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- What a partitioned_mart() reads of `relation`: every row in the view, the rebuild scope in
+    the table. -#}
+{% macro partitioned_mart_rows(relation, date_column) -%}
+    {%- if target.type == 'spark' -%}
+        {{ rebuild_scope_rows(relation, date_column) }}
+    {%- else -%}
+        {{ relation }}
+    {%- endif -%}
+{%- endmacro %}
+
 {#- The meta that says a model's rows change by month (and by staff member in a month rebuilt
     for some): its data tests then check the rebuilt scope only (kpi_scoped_test_relation), and
-    the orchestrator and the snapshot treat it as partitioned. month_partitioned() sets it; a
-    view over a partitioned table (worklog_evidence) sets it alone. -#}
+    the orchestrator and the snapshot treat it as partitioned. month_partitioned() sets it;
+    partitioned_mart() sets it alone on its view. -#}
 {% macro month_scope_meta(date_column, staff_column='staff_id', scope_var='entry_months') -%}
     {{ return({
         'month_partition_column': date_column,

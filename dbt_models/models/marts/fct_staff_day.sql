@@ -1,23 +1,11 @@
--- On DuckDB a view: int_staff_days_assembled holds these rows already, and writing every
--- staff-day a second time (and sorting it) cost each build a full copy of the rebuilt months.
--- The analysts' snapshot stores it as a table, month by month (dagster_project/snapshot.py).
--- month_scope_meta(): its rows change with the rebuilt months, so its data tests check those
--- months only, as a partitioned model's. On Spark a table partitioned by month: a Spark
--- warehouse's marts are the Parquet files other tools read.
-{%- set is_view = target.type != 'spark' %}
-{% if is_view -%}
-{{ config(materialized='view', meta=month_scope_meta('work_date')) }}
-{%- else -%}
-{{ month_partitioned('work_date') }}
-{%- endif %}
+-- The staff-days of int_staff_days_assembled as the contract types them: on DuckDB a view, so
+-- that each build writes the staff-days once (partitioned_mart() in macros/incremental.sql).
+{{ partitioned_mart('work_date') }}
 
 with staff_days as (
 
-    {% if is_view -%}
-    select * from {{ ref('int_staff_days_assembled') }}
-    {%- else -%}
-    select * from {{ rebuild_scope_rows(ref('int_staff_days_assembled'), 'work_date') }} as assembled
-    {%- endif %}
+    select * from {{ partitioned_mart_rows(ref('int_staff_days_assembled'), 'work_date') }}
+        as assembled
 
 )
 
@@ -36,6 +24,3 @@ select
     cast(entry_count as {{ dbt.type_int() }}) as entry_count,
     cast(flagged_entry_count as {{ dbt.type_int() }}) as flagged_entry_count
 from staff_days
-{%- if not is_view %}
-{{ cluster_by_month_and_staff('work_date') }}
-{%- endif %}

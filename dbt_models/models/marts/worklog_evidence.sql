@@ -1,23 +1,12 @@
--- On DuckDB a view: int_worklog_entries_flagged holds these rows already, and writing every
--- entry a second time cost a province-year build about 30 s. The analysts' snapshot stores it as
--- a table, month by month (dagster_project/snapshot.py). month_scope_meta(): its rows
--- change with the rebuilt months, so its data tests check those months only, as a partitioned
--- model's. On Spark a table partitioned by month like the entries: a Spark warehouse's marts are
--- the Parquet files other tools read.
-{%- set is_view = target.type != 'spark' %}
-{% if is_view -%}
-{{ config(materialized='view', meta=month_scope_meta('work_date')) }}
-{%- else -%}
-{{ month_partitioned('work_date') }}
-{%- endif %}
+-- The current entries of int_worklog_entries_flagged as the contract types them: on DuckDB a
+-- view, so that each build writes the entries once (a second copy cost a province-year build
+-- about 30 s; partitioned_mart() in macros/incremental.sql).
+{{ partitioned_mart('work_date') }}
 
 with entries as (
 
-    {% if is_view -%}
-    select * from {{ ref('int_worklog_entries_flagged') }}
-    {%- else -%}
-    select * from {{ rebuild_scope_rows(ref('int_worklog_entries_flagged'), 'work_date') }} as flagged
-    {%- endif %}
+    select * from {{ partitioned_mart_rows(ref('int_worklog_entries_flagged'), 'work_date') }}
+        as flagged
 
 )
 
