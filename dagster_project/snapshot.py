@@ -182,6 +182,10 @@ def _month_filter(column: str, months: list[date]) -> str:
     )
 
 
+def _string_literals(values: list[str]) -> str:
+    return ", ".join("'" + value.replace("'", "''") + "'" for value in values) or "null"
+
+
 def _publish_by_month(
     con: duckdb.DuckDBPyConnection,
     catalog: str,
@@ -222,10 +226,13 @@ def _publish_by_month(
                 "from (select unnest($staff_ids) as staff_id))",
                 {"staff_ids": staff_ids},
             )
+            # The ids as literals, not a subquery: DuckDB pushes `staff_id in (...)` of
+            # constants through the mart's view into its table scan, where the zone maps of
+            # a table written in month and staff order skip other people's row groups (one
+            # person's corrected month: 0.64 s → 0.05 s at 3 months of a province).
             con.execute(
                 f'insert into main.{table} select {select_list} from "{catalog}".marts.{table} '
-                f"where {month_filter} and staff_id in (select unnest($staff_ids))",
-                {"staff_ids": staff_ids},
+                f"where {month_filter} and staff_id in ({_string_literals(staff_ids)})"
             )
     target_dir.mkdir(parents=True)
     rewritten = {month.strftime("%Y-%m") for month in months} if months is not None else None
@@ -278,6 +285,10 @@ def publish_snapshot(warehouse: Path, include_names: bool | None = None) -> dict
     limits = settings.duckdb_config(warehouse.parent / "duckdb_tmp")
     with duckdb.connect(str(staging_db), config=limits) as con:
         con.execute(f"attach '{warehouse}' as \"{catalog}\" (read_only)")
+        # One transaction for the whole publish: the file is renamed into place only once
+        # complete, so each statement's own commit (a WAL write and an fsync) buys nothing;
+        # at 3 months of a province they were a third of an incremental publish.
+        con.begin()
         tables = [
             name
             for (name,) in con.execute(
@@ -329,6 +340,7 @@ def publish_snapshot(warehouse: Path, include_names: bool | None = None) -> dict
                     "(format parquet)"
                 )
             (counts[table],) = con.execute(f"select count(*) from main.{table}").fetchone()
+        con.commit()
         con.execute(f'detach "{catalog}"')
     # Rename, never rewrite in place: open readers keep the previous file until they close it.
     os.replace(staging_db, paths.database)

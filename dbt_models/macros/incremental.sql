@@ -257,6 +257,17 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- A mart that only renames and types the rows of one intermediate table: a view on DuckDB,
+    so that a build does not write and check-point those rows a second time
+    (staff_productivity: 0.4 s of node time and 10 MB of writes in a 3-month province
+    warehouse's one-day build); a table on Spark, whose marts are the Parquet files other tools
+    read. The analysts' snapshot stores it as a table either way. -#}
+{% macro projection_mart() -%}
+    {%- if target.type != 'spark' -%}
+        {{ config(materialized='view') }}
+    {%- endif -%}
+{%- endmacro %}
+
 {#- What a partitioned_mart() reads of `relation`: every row in the view, the rebuild scope in
     the table. -#}
 {% macro partitioned_mart_rows(relation, date_column) -%}

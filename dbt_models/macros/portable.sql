@@ -148,3 +148,18 @@
 {% macro duckdb__array_item(array_expr, position) -%}
     ({{ array_expr }})[{{ position }}]
 {%- endmacro %}
+
+{#- The value of `value_expr` (null included) on the row with the largest `ordering_expr` of the
+    group, rows with a null ordering left out; null when every ordering is null. -#}
+{% macro value_at_max(value_expr, ordering_expr) -%}
+    {{ return(adapter.dispatch('value_at_max', 'kpi_warehouse')(value_expr, ordering_expr)) }}
+{%- endmacro %}
+
+{% macro default__value_at_max(value_expr, ordering_expr) -%}
+    max_by({{ value_expr }}, {{ ordering_expr }})
+{%- endmacro %}
+
+{% macro duckdb__value_at_max(value_expr, ordering_expr) -%}
+    {#- arg_max would skip the rows whose value is null -#}
+    arg_max_null({{ value_expr }}, {{ ordering_expr }})
+{%- endmacro %}

@@ -20,35 +20,6 @@ staff_days_in_months as (
 
 ),
 
-last_active_days as (
-
-    select
-        staff_id,
-        agency_code,
-        month_start,
-        max(work_date) as last_active_date
-    from staff_days_in_months
-    where is_active
-    group by staff_id, agency_code, month_start
-
-),
-
-last_position_groups as (
-
-    select
-        last_active_days.staff_id,
-        last_active_days.agency_code,
-        last_active_days.month_start,
-        last_active_days.last_active_date,
-        staff_days_in_months.position_group
-    from last_active_days
-    inner join staff_days_in_months
-        on last_active_days.staff_id = staff_days_in_months.staff_id
-        and last_active_days.agency_code = staff_days_in_months.agency_code
-        and last_active_days.last_active_date = staff_days_in_months.work_date
-
-),
-
 aggregated as (
 
     select
@@ -66,25 +37,15 @@ aggregated as (
         sum(entry_count) as entry_count,
         sum(flagged_entry_count) as flagged_entry_count,
         sum(evidenced_credited_minutes) as evidenced_credited_minutes,
-        sum(evidence_required_credited_minutes) as evidence_required_credited_minutes
+        sum(evidence_required_credited_minutes) as evidence_required_credited_minutes,
+        max(case when is_active then work_date end) as last_active_date,
+        -- a person has one staff-day a date: no ties
+        {{ value_at_max('position_group', 'case when is_active then work_date end') }}
+            as position_group
     from staff_days_in_months
     group by staff_id, agency_code, month_start
 
-),
-
-final as (
-
-    select
-        aggregated.*,
-        last_position_groups.last_active_date,
-        last_position_groups.position_group
-    from aggregated
-    left join last_position_groups
-        on aggregated.staff_id = last_position_groups.staff_id
-        and aggregated.agency_code = last_position_groups.agency_code
-        and aggregated.month_start = last_position_groups.month_start
-
 )
 
-select * from final
+select * from aggregated
 {{ cluster_by_month_and_staff('month_start') }}

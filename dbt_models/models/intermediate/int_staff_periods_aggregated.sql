@@ -45,28 +45,12 @@ aggregated as (
         sum(flagged_entry_count) as flagged_entry_count,
         sum(evidenced_credited_minutes) as evidenced_credited_minutes,
         sum(evidence_required_credited_minutes) as evidence_required_credited_minutes,
-        max(last_active_date) as last_active_date
+        max(last_active_date) as last_active_date,
+        -- the position group of the month holding the period's last active day (months hold
+        -- distinct dates: no ties)
+        {{ value_at_max('position_group', 'last_active_date') }} as position_group
     from staff_months_in_periods
     group by staff_id, agency_code, period_type, period_start
-
-),
-
--- the position group of the month holding the period's last active day
-last_position_groups as (
-
-    select
-        aggregated.staff_id,
-        aggregated.agency_code,
-        aggregated.period_type,
-        aggregated.period_start,
-        staff_months_in_periods.position_group
-    from aggregated
-    inner join staff_months_in_periods
-        on aggregated.staff_id = staff_months_in_periods.staff_id
-        and aggregated.agency_code = staff_months_in_periods.agency_code
-        and aggregated.period_type = staff_months_in_periods.period_type
-        and aggregated.period_start = staff_months_in_periods.period_start
-        and aggregated.last_active_date = staff_months_in_periods.last_active_date
 
 ),
 
@@ -88,14 +72,9 @@ final as (
         aggregated.flagged_entry_count,
         aggregated.evidenced_credited_minutes,
         aggregated.evidence_required_credited_minutes,
-        last_position_groups.position_group,
+        aggregated.position_group,
         aggregated.available_hours / {{ var('standard_day_hours') }} as fde
     from aggregated
-    left join last_position_groups
-        on aggregated.staff_id = last_position_groups.staff_id
-        and aggregated.agency_code = last_position_groups.agency_code
-        and aggregated.period_type = last_position_groups.period_type
-        and aggregated.period_start = last_position_groups.period_start
 
 )
 

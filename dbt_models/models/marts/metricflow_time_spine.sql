@@ -1,4 +1,7 @@
--- The day-grain time spine MetricFlow needs to aggregate metrics over time.
+-- The day-grain time spine MetricFlow needs to aggregate metrics over time. A view: 65,536
+-- generated dates cost nothing to compute, and a table was rewritten at every build.
+{{ config(materialized='view') }}
+
 with day_numbers as (
 
     {{ dbt.generate_series(65536) }}

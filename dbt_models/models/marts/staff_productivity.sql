@@ -1,3 +1,7 @@
+-- The staff-periods of int_staff_periods_aggregated with the productivity measures of
+-- metrics.md: on DuckDB a view (projection_mart() in macros/incremental.sql).
+{{ projection_mart() }}
+
 with staff_periods as (
 
     select * from {{ ref('int_staff_periods_aggregated') }}
