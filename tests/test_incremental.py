@@ -49,6 +49,17 @@ def _plan(warehouse: Path) -> dict[str, object]:
     return timings["dbt_plan"]
 
 
+def _dbt_nodes_run(warehouse: Path) -> set[str]:
+    """The unique_ids of the nodes the last build's dbt run (test names without their hash)."""
+    results = json.loads((warehouse.parent / "logs" / "last_dbt_run_results.json").read_text())
+    return {
+        ".".join(r["unique_id"].split(".")[:3])
+        if r["unique_id"].startswith("test.")
+        else r["unique_id"]
+        for r in results["results"]
+    }
+
+
 def _build(raw: Path, warehouse: Path, *extra: str) -> str:
     result = run_kpi("build", "--raw", str(raw), "--warehouse", str(warehouse), *extra)
     assert result.returncode == 0, f"kpi build failed:\n{result.stderr[-4000:]}"
@@ -184,6 +195,17 @@ def test_second_delivery_rebuilds_only_what_it_touches(
     # submitted the same day as a late row (their submission batch changed)
     assert len(march_staff) <= plan["patterns_staff_scoped"]["2025-03-01"] <= everyone
     assert f"rebuilt months: 2025-03 ({len(march_staff)} staff), 2025-04" in summary
+    # Nodes reading only sources without a delivery since the first build are left out (the
+    # task catalogue's table), the others run; the marts still equal expected.json
+    # (test_incremental_build_gives_the_expected_marts).
+    assert plan["unaffected_nodes"] > 0
+    ran = _dbt_nodes_run(warehouse)
+    assert "model.kpi_warehouse.int_tasks_versioned" not in ran
+    assert {
+        "model.kpi_warehouse.int_staff_days_assembled",
+        "model.kpi_warehouse.int_leave_days_expanded",
+        "test.kpi_warehouse.source_unique_eoffice_documents_doc_id",
+    } <= ran
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute("select count(*) from audit.pending_months").fetchone() == (0,)
         built = {
@@ -275,7 +297,10 @@ def test_nothing_new_rebuilds_nothing_and_a_backfill_rebuilds_its_range(
     raw, _ = batches
     warehouse, _ = incremental_warehouse
     summary = _build(raw, warehouse)
-    assert _plan(warehouse) == {
+    plan = _plan(warehouse)
+    # no delivery since the last build: the tests, seeds and intermediate tables are left out
+    assert plan.pop("unaffected_nodes") > 0
+    assert plan == {
         "mode": "months",
         "months": [],
         "staff_scoped": {},
@@ -300,6 +325,8 @@ def test_nothing_new_rebuilds_nothing_and_a_backfill_rebuilds_its_range(
         "staff_scoped": {},
         "patterns_only": [],
         "patterns_staff_scoped": {},
+        # a range asked for runs every node
+        "unaffected_nodes": 0,
     }
     differences = _differences(warehouse)
     assert not differences, f"{len(differences)} differences:\n" + "\n".join(differences[:30])
@@ -464,6 +491,26 @@ def test_source_tests_of_a_later_build_check_new_rows_and_the_keys_they_share(
     result = run_kpi("build", "--raw", str(raw), "--warehouse", str(copy))
     assert result.returncode != 0
     assert "source_unique_eoffice_documents_doc_id" in result.stderr + result.stdout
+
+
+def test_a_build_after_an_edit_of_the_dbt_project_runs_every_node(
+    batches: tuple[Path, Path], incremental_warehouse: tuple[Path, str], tmp_path: Path
+) -> None:
+    """Nodes are left out only when the project's files are those of the last successful
+    build: an edited model must be rebuilt even though its sources have not changed."""
+    raw, _ = batches
+    warehouse, _ = incremental_warehouse
+    copy = tmp_path / "wh" / "warehouse.duckdb"
+    shutil.copytree(warehouse.parent, copy.parent)
+    with duckdb.connect(str(copy)) as con:
+        # as if the last build had run other files
+        con.execute("update audit.tested_deliveries set project_digest = 'an earlier project'")
+    _build(raw, copy)
+    assert _plan(copy)["unaffected_nodes"] == 0
+    assert "model.kpi_warehouse.int_tasks_versioned" in _dbt_nodes_run(copy)
+    # that build recorded the project it ran: the next one leaves nodes out again
+    _build(raw, copy)
+    assert _plan(copy)["unaffected_nodes"] > 0
 
 
 def test_build_rejects_a_backfill_that_is_not_a_month_range(tmp_path: Path) -> None:

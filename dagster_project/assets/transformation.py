@@ -32,6 +32,11 @@ from dagster_project.ingest.changes import (
 from dagster_project.ingest.load import ensure_raw_tables
 from dagster_project.resources import WRITER_POOL, WarehouseResource, dbt_resource
 from dagster_project.snapshot import queue_snapshot_months
+from dagster_project.unchanged_nodes import (
+    project_digest,
+    sources_changed_since,
+    unaffected_nodes,
+)
 
 dbt_project = DbtProject(
     project_dir=settings.DBT_PROJECT_DIR,
@@ -206,10 +211,20 @@ class RebuildPlan:
     # The latest delivery a successful build has tested: the tests of raw sources check the
     # rows of later deliveries only (macros/incremental.sql). None: they check every row.
     tested_through_delivery: int | None = None
+    # The digest of the dbt project's files this build runs (unchanged_nodes.py).
+    project_digest: str | None = None
+    # `fqn:` selectors of the nodes nothing changed for since the last successful build.
+    unaffected: tuple[str, ...] = ()
 
     @property
     def dbt_args(self) -> list[str]:
-        return ["--full-refresh"] if self.mode == "full_refresh" else []
+        if self.mode == "full_refresh":
+            return ["--full-refresh"]
+        if self.unaffected:
+            # cautious: a test is left out with its model only when it reads nothing else
+            # (one argument: dagster-dbt passes on a single value after --exclude)
+            return ["--exclude", " ".join(self.unaffected), "--indirect-selection", "cautious"]
+        return []
 
     @property
     def months(self) -> list[dt.date] | None:
@@ -264,6 +279,8 @@ class RebuildPlan:
             ],
             # the months declaration_patterns rebuilds for some staff only: how many
             "patterns_staff_scoped": staff_counts(self.scope.patterns),
+            # dbt nodes left out: nothing they read changed since the last successful build
+            "unaffected_nodes": len(self.unaffected),
         }
 
 
@@ -271,8 +288,11 @@ class RebuildPlan:
 TESTED_DELIVERIES_DDL = """
 create table if not exists audit.tested_deliveries (
     through_delivery_id integer not null,
-    tested_at timestamp not null
-)
+    tested_at timestamp not null,
+    project_digest varchar
+);
+-- warehouses built before builds left unaffected nodes out
+alter table audit.tested_deliveries add column if not exists project_digest varchar;
 """
 
 
@@ -288,12 +308,25 @@ def _tested_through_delivery(con: duckdb.DuckDBPyConnection) -> int | None:
     return None if not row or row[0] is None else int(row[0])
 
 
+def _last_project_digest(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The project digest of the last successful build (None before digests were kept)."""
+    row = con.execute(
+        "select project_digest from audit.tested_deliveries order by tested_at desc limit 1"
+    ).fetchone()
+    return None if not row else row[0]
+
+
+def current_project_digest() -> str:
+    return project_digest(settings.DBT_PROJECT_DIR, _DBT_INPUTS, settings.SEEDS_DIR)
+
+
 def record_tested_deliveries(con: duckdb.DuckDBPyConnection, plan: RebuildPlan) -> None:
     """Remember that every row loaded before this build has passed its source's tests."""
     con.execute(TESTED_DELIVERIES_DDL)
     con.execute(
-        "insert into audit.tested_deliveries values (?, current_timestamp)",
-        [plan.loaded_through_delivery],
+        "insert into audit.tested_deliveries (through_delivery_id, tested_at, project_digest) "
+        "values (?, current_timestamp, ?)",
+        [plan.loaded_through_delivery, plan.project_digest],
     )
 
 
@@ -301,15 +334,25 @@ def plan_rebuild(con: duckdb.DuckDBPyConnection, config: DbtBuildConfig) -> Rebu
     """What this build rebuilds. A first build, or a full refresh, builds every month and
     covers the whole queue, and tests every raw row."""
     loaded = _loaded_through_delivery(con)
+    digest = current_project_digest()
     if config.full_refresh:
-        return RebuildPlan("full_refresh", loaded_through_delivery=loaded)
+        return RebuildPlan("full_refresh", loaded_through_delivery=loaded, project_digest=digest)
     if not _has_partitioned_tables(con):
-        return RebuildPlan("first_build", loaded_through_delivery=loaded)
+        return RebuildPlan("first_build", loaded_through_delivery=loaded, project_digest=digest)
+    extra = _extra_range(config)
+    tested = _tested_through_delivery(con)
+    unaffected: list[str] = []
+    # A range asked for is rebuilt with every node: it is how a person repairs months.
+    if extra is None and tested is not None and _last_project_digest(con) == digest:
+        manifest = json.loads(dbt_project.manifest_path.read_text())
+        unaffected = unaffected_nodes(manifest, sources_changed_since(con, manifest, tested))
     return RebuildPlan(
         "months",
-        months_to_rebuild(con, _extra_range(config)),
+        months_to_rebuild(con, extra),
         loaded_through_delivery=loaded,
-        tested_through_delivery=_tested_through_delivery(con),
+        tested_through_delivery=tested,
+        project_digest=digest,
+        unaffected=tuple(unaffected),
     )
 
 
