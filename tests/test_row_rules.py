@@ -19,6 +19,10 @@ def test_row_rules_names_each_broken_rule_with_its_row_count(
     warehouse = tmp_path / acceptance_warehouse.name
     shutil.copyfile(acceptance_warehouse, warehouse)
     with duckdb.connect(str(warehouse)) as con:
+        # the mart's rows as a table in place of its view, so that rows can be broken
+        con.execute("create table marts.rows as select * from marts.staff_productivity")
+        con.execute("drop view marts.staff_productivity")
+        con.execute("alter table marts.rows rename to staff_productivity")
         # one row outside the accepted values, two outside the accepted range, one null, and
         # one breaking an expression between columns (fde = available_hours / 8)
         con.execute(

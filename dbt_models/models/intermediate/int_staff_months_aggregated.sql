@@ -26,16 +26,19 @@ aggregated as (
         staff_id,
         agency_code,
         month_start,
-        sum(case when is_active then 1 else 0 end) as active_days,
-        sum(case when is_active and available_hours > 0 then 1 else 0 end) as available_days,
-        sum(case when is_active and available_hours > 0 and entry_count > 0 then 1 else 0 end)
-            as declared_available_days,
+        -- counts as bigint, not the hugeint DuckDB sums integers into (int_staff_days_assembled)
+        cast(sum(case when is_active then 1 else 0 end) as {{ dbt.type_bigint() }})
+            as active_days,
+        cast(sum(case when is_active and available_hours > 0 then 1 else 0 end)
+            as {{ dbt.type_bigint() }}) as available_days,
+        cast(sum(case when is_active and available_hours > 0 and entry_count > 0 then 1 else 0 end)
+            as {{ dbt.type_bigint() }}) as declared_available_days,
         sum(available_hours) as available_hours,
         sum(credited_hours) as credited_hours,
         sum(pending_hours) as pending_hours,
         sum(declared_hours) as declared_hours,
-        sum(entry_count) as entry_count,
-        sum(flagged_entry_count) as flagged_entry_count,
+        cast(sum(entry_count) as {{ dbt.type_bigint() }}) as entry_count,
+        cast(sum(flagged_entry_count) as {{ dbt.type_bigint() }}) as flagged_entry_count,
         sum(evidenced_credited_minutes) as evidenced_credited_minutes,
         sum(evidence_required_credited_minutes) as evidence_required_credited_minutes,
         max(case when is_active then work_date end) as last_active_date,
