@@ -186,6 +186,17 @@ def _string_literals(values: list[str]) -> str:
     return ", ".join("'" + value.replace("'", "''") + "'" for value in values) or "null"
 
 
+def _copy_to_parquet(con: duckdb.DuckDBPyConnection, query: str, path: Path) -> None:
+    """Write the rows of `query` to a Parquet file, its row groups in any order: both threads
+    then encode row groups at once (a month of worklog_evidence: 0.84 s → 0.64 s). The
+    snapshot's tables keep the order they were written in."""
+    con.execute("set preserve_insertion_order = false")
+    try:
+        con.execute(f"copy ({query}) to '{path}' (format parquet)")
+    finally:
+        con.execute("reset preserve_insertion_order")
+
+
 def _publish_by_month(
     con: duckdb.DuckDBPyConnection,
     catalog: str,
@@ -248,9 +259,10 @@ def _publish_by_month(
     for (month,) in present:
         name = month.strftime("%Y-%m")
         if rewritten is None or name in rewritten:
-            con.execute(
-                f"copy (select * from main.{table} where {_month_filter(column, [month])}) "
-                f"to '{target_dir / (name + '.parquet')}' (format parquet)"
+            _copy_to_parquet(
+                con,
+                f"select * from main.{table} where {_month_filter(column, [month])}",
+                target_dir / (name + ".parquet"),
             )
 
 
@@ -335,9 +347,8 @@ def publish_snapshot(warehouse: Path, include_names: bool | None = None) -> dict
                     f"create or replace table main.{table} as "
                     f'select {select_list} from "{catalog}".marts.{table}'
                 )
-                con.execute(
-                    f"copy main.{table} to '{staging_parquet / (table + '.parquet')}' "
-                    "(format parquet)"
+                _copy_to_parquet(
+                    con, f"select * from main.{table}", staging_parquet / (table + ".parquet")
                 )
             (counts[table],) = con.execute(f"select count(*) from main.{table}").fetchone()
         con.commit()
