@@ -1,9 +1,9 @@
 """The dbt nodes a build can leave out because nothing they read has changed.
 
 A day of exports usually delivers the worklog, documents, events and leave, not the HR
-register, the task catalogue or the evaluations, and never the seeds: about a third of the
-project's nodes (their data tests above all) read only sources and seeds without a new delivery
-since the last successful build. Left out, they keep what that build made and tested. This is
+register, the task catalogue or the evaluations, and never the seeds: 38 of the project's 142
+nodes (data tests above all) read only sources and seeds without a new delivery since the last
+successful build. Left out, they keep what that build made and tested. This is
 what `dbt build --select source_status:fresher+ state:modified+` does with dbt's own
 artifacts; here the raw tables' `_delivery_id` says which sources are fresher, and a digest of
 the dbt project's files stands in for `state:modified`: any edit to a model, macro, test, seed
