@@ -1,6 +1,7 @@
--- The day-grain time spine MetricFlow needs to aggregate metrics over time. A view: 65,536
--- generated dates cost nothing to compute, and a table was rewritten at every build.
-{{ config(materialized='view') }}
+-- The day-grain time spine MetricFlow needs to aggregate metrics over time. A view on DuckDB:
+-- 65,536 generated dates cost nothing to compute, and a table was rewritten at every build. A
+-- table on Spark, whose marts are the Parquet files other tools read.
+{{ config(materialized=('table' if target.type == 'spark' else 'view')) }}
 
 with day_numbers as (
 
