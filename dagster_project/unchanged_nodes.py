@@ -28,16 +28,23 @@ _PRUNABLE_MODEL_SCHEMAS = {"intermediate"}
 _PRUNABLE_MATERIALIZATIONS = {"table", "incremental"}
 
 
-def project_digest(project_dir: Path, inputs: Iterable[str], seeds_dir: Path) -> str:
-    """A digest of the dbt project's files (name and content): any edit changes it."""
+def project_files(project_dir: Path, inputs: Iterable[str], seeds_dir: Path) -> list[Path]:
+    """The files of the dbt project a build depends on: `inputs` under `project_dir` (folders
+    and files) and the seeds, sorted."""
     files: list[Path] = []
     for name in inputs:
         path = project_dir / name
         files.extend(path.rglob("*") if path.is_dir() else [path])
     files.extend(seeds_dir.rglob("*"))
+    return sorted(path for path in files if path.is_file())
+
+
+def project_digest(files: Iterable[Path], root: Path) -> str:
+    """A digest of the project's files (their paths under `root` and content): any edit
+    changes it."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in files if p.is_file()):
-        digest.update(str(path.relative_to(project_dir.parent)).encode())
+    for path in files:
+        digest.update(str(path.relative_to(root)).encode())
         digest.update(b"\0")
         digest.update(path.read_bytes())
         digest.update(b"\0")

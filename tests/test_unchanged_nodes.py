@@ -14,6 +14,7 @@ import pytest
 from dagster_project.assets.transformation import ensure_manifest
 from dagster_project.unchanged_nodes import (
     project_digest,
+    project_files,
     sources_changed_since,
     unaffected_nodes,
 )
@@ -118,12 +119,16 @@ def test_the_project_digest_changes_with_any_file_of_the_project(tmp_path: Path)
     seeds = tmp_path / "seeds"
     shutil.copytree(PROJECT_ROOT / "seeds", seeds)
     inputs = ("models", "macros", "dbt_project.yml")
-    before = project_digest(project, inputs, seeds)
-    assert project_digest(project, inputs, seeds) == before
+
+    def digest() -> str:
+        return project_digest(project_files(project, inputs, seeds), tmp_path)
+
+    before = digest()
+    assert digest() == before
     model = project / "models" / "marts" / "staff_productivity.sql"
     model.write_text(model.read_text() + "\n")
-    edited = project_digest(project, inputs, seeds)
+    edited = digest()
     assert edited != before
     seed = next(seeds.glob("*.csv"))
     seed.write_text(seed.read_text() + "\n")
-    assert project_digest(project, inputs, seeds) not in (before, edited)
+    assert digest() not in (before, edited)

@@ -34,6 +34,7 @@ from dagster_project.resources import WRITER_POOL, WarehouseResource, dbt_resour
 from dagster_project.snapshot import queue_snapshot_months
 from dagster_project.unchanged_nodes import (
     project_digest,
+    project_files,
     sources_changed_since,
     unaffected_nodes,
 )
@@ -48,13 +49,12 @@ PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 _DBT_INPUTS = ("models", "macros", "tests", "dbt_project.yml", "profiles.yml")
 
 
+def _dbt_input_files() -> list[Path]:
+    return project_files(settings.DBT_PROJECT_DIR, _DBT_INPUTS, settings.SEEDS_DIR)
+
+
 def _newest_input_mtime() -> float:
-    paths: list[Path] = []
-    for name in _DBT_INPUTS:
-        path = settings.DBT_PROJECT_DIR / name
-        paths.extend(path.rglob("*") if path.is_dir() else [path])
-    paths.extend(settings.SEEDS_DIR.rglob("*"))
-    return max((p.stat().st_mtime for p in paths if p.is_file()), default=0.0)
+    return max((path.stat().st_mtime for path in _dbt_input_files()), default=0.0)
 
 
 def ensure_manifest() -> Path:
@@ -317,7 +317,7 @@ def _last_project_digest(con: duckdb.DuckDBPyConnection) -> str | None:
 
 
 def current_project_digest() -> str:
-    return project_digest(settings.DBT_PROJECT_DIR, _DBT_INPUTS, settings.SEEDS_DIR)
+    return project_digest(_dbt_input_files(), settings.PROJECT_ROOT)
 
 
 def record_tested_deliveries(con: duckdb.DuckDBPyConnection, plan: RebuildPlan) -> None:
