@@ -38,6 +38,23 @@
     end)
 {%- endmacro %}
 
+{#- A 64-bit hash of several columns, to group or join a large table by one integer column
+    where the key is several text columns: DuckDB hashes and compares the texts of every row in
+    its aggregate otherwise (norm_review over a province year: 2.5 s → 1.9 s). Only for keys
+    whose distinct values a data test proves free of collisions (e.g.
+    assert_norm_keys_are_unique). -#}
+{% macro row_key(columns) -%}
+    {{ return(adapter.dispatch('row_key', 'kpi_warehouse')(columns)) }}
+{%- endmacro %}
+
+{% macro default__row_key(columns) -%}
+    xxhash64({{ columns | join(', ') }})
+{%- endmacro %}
+
+{% macro duckdb__row_key(columns) -%}
+    hash({{ columns | join(', ') }})
+{%- endmacro %}
+
 {#- A document number as E-Office compares it: upper case, all white space removed. -#}
 {% macro normalize_doc_number(expr) -%}
     {{ return(adapter.dispatch('normalize_doc_number', 'kpi_warehouse')(expr)) }}

@@ -6,9 +6,14 @@
 {%- set min_entries = var('norm_review_min_entries', 30) %}
 {%- set tolerance = var('norm_review_tolerance', 0.5) %}
 
+{%- set norm_columns = ['agency_code', 'task_code', 'stage_key', 'valid_from'] %}
+
 with tasks as (
 
-    select * from {{ ref('int_tasks_versioned') }}
+    select
+        *,
+        {{ row_key(norm_columns) }} as norm_key
+    from {{ ref('int_tasks_versioned') }}
 
 ),
 
@@ -29,13 +34,12 @@ declarations as (
 
 ),
 
+-- Grouped by one integer key instead of the four columns of the norm: the aggregate then
+-- hashes and compares no text per entry (assert_norm_keys_are_unique guards the key).
 entries_per_norm as (
 
     select
-        agency_code,
-        task_code,
-        stage_key,
-        valid_from,
+        {{ row_key(norm_columns) }} as norm_key,
         count(*) as approved_entry_count,
         count(distinct staff_id) as staff_count,
         sum(quantity) as total_quantity,
@@ -43,7 +47,7 @@ entries_per_norm as (
         {{ continuous_percentiles('declared_minutes_per_unit', [0.25, 0.5, 0.75]) }}
             as declared_minutes_per_unit_quartiles
     from declarations
-    group by agency_code, task_code, stage_key, valid_from
+    group by {{ row_key(norm_columns) }}
 
 ),
 
@@ -74,10 +78,7 @@ reviewed as (
             / tasks.standard_minutes as declared_to_norm_ratio
     from tasks
     inner join entries_per_norm
-        on tasks.agency_code = entries_per_norm.agency_code
-        and tasks.task_code = entries_per_norm.task_code
-        and tasks.stage_key = entries_per_norm.stage_key
-        and tasks.valid_from = entries_per_norm.valid_from
+        on tasks.norm_key = entries_per_norm.norm_key
     where entries_per_norm.approved_entry_count >= {{ min_entries }}
 
 ),

@@ -1,0 +1,28 @@
+-- norm_review groups the declarations by a 64-bit hash of the norm's four key columns
+-- (row_key): two catalogue rows with the same hash would pool their declarations. Returns the
+-- catalogue rows whose hash another row shares.
+with norm_keys as (
+
+    select
+        agency_code,
+        task_code,
+        stage_key,
+        valid_from,
+        {{ row_key(['agency_code', 'task_code', 'stage_key', 'valid_from']) }} as norm_key
+    from {{ ref('int_tasks_versioned') }}
+
+),
+
+shared_keys as (
+
+    select norm_key
+    from norm_keys
+    group by norm_key
+    having count(*) > 1
+
+)
+
+select norm_keys.*
+from norm_keys
+inner join shared_keys
+    on norm_keys.norm_key = shared_keys.norm_key
