@@ -230,14 +230,15 @@
 
 {#- The config shared by every month-partitioned model. staff_column: the column whose
     staff members a month may be rebuilt for alone (in_rebuild_scope), following the var
-    scope_var. -#}
+    scope_var; none for a model whose rows mix people's (every month it rebuilds, whole). -#}
 {% macro month_partitioned(date_column, staff_column='staff_id', scope_var='entry_months') -%}
     {{ config(
         materialized='incremental',
         incremental_strategy=kpi_incremental_strategy(),
         partition_by=[date_column] if target.type == 'spark' else none,
         on_schema_change='fail',
-        pre_hook="{{ delete_rebuild_months('" ~ date_column ~ "', '" ~ staff_column ~ "', '"
+        pre_hook="{{ delete_rebuild_months('" ~ date_column ~ "', "
+            ~ ("none" if staff_column is none else "'" ~ staff_column ~ "'") ~ ", '"
             ~ scope_var ~ "') }}",
         meta=month_scope_meta(date_column, staff_column, scope_var),
     ) }}

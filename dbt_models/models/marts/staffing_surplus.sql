@@ -1,9 +1,8 @@
 -- WISN (WHO's Workload Indicators of Staffing Need), with the catalogue norms as activity
 -- standards: the staff a group's credited workload needs, against the FTE it had and its quota.
-with staff_days as (
+with group_months as (
 
-    select * from {{ ref('int_staff_days_assembled') }}
-    where agency_code is not null
+    select * from {{ ref('int_position_group_months_aggregated') }}
 
 ),
 
@@ -16,23 +15,6 @@ periods as (
 positions as (
 
     select * from {{ ref('int_positions_versioned') }}
-
-),
-
--- The sums add up by month: staff-days are summed per group and month first (a scan of the
--- staff-days, whose size grows with history), then months per period, which are whole months
--- cut only by the reporting range, which bounds the staff-days too.
-group_months as (
-
-    select
-        agency_code,
-        position_group,
-        cast({{ dbt.date_trunc('month', 'work_date') }} as date) as month_start,
-        sum(case when is_active then 1 else 0 end) as active_staff_days,
-        sum(available_hours) as available_hours,
-        sum(credited_hours) as workload_hours
-    from staff_days
-    group by 1, 2, 3
 
 ),
 
