@@ -30,7 +30,7 @@ calendar_days as (
 
 leave_days as (
 
-    select * from {{ ref('int_leave_days_expanded') }}
+    select * from {{ rebuild_scope_rows(ref('int_leave_days_expanded'), 'leave_date') }} as leave_days
 
 ),
 
