@@ -16,9 +16,10 @@ with entries as {{ inline_cte() }} (
 
 ),
 
+-- The register with its numbers normalised once, when delivered (int_documents_keyed).
 documents as (
 
-    select * from {{ ref('stg_eoffice__documents') }}
+    select * from {{ ref('int_documents_keyed') }}
 
 ),
 
@@ -80,7 +81,7 @@ outgoing_documents as (
 
     select
         agency_code,
-        {{ normalize_doc_number('doc_number') }} as doc_number_key,
+        doc_number_key,
         issued_date,
         drafter_staff_id,
         signer_staff_id
