@@ -76,17 +76,36 @@ STORED_OUTGOING_NUMBERS = f"""
 """
 
 
+# Every stored worklog row's citations (staff_id, work_date, doc_key), normalising each
+# reference.
+STORED_CITATIONS = f"""
+    SELECT staff_id, work_date,
+        unnest(string_split({_doc_key("document_ref")}, ';')) AS doc_key
+    FROM raw.worklog
+    WHERE document_ref IS NOT NULL
+"""
+
+# The live entries' citations with their numbers normalised, as dbt keeps them by month (the
+# model int_document_citations_keyed).
+KEYED_CITATIONS = "intermediate.int_document_citations_keyed"
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
+    schema, table = qualified.split(".")
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [schema, table],
+    ).fetchone()
+    return bool(row and row[0])
+
+
 def stored_outgoing_numbers(con: duckdb.DuckDBPyConnection) -> str:
     """SQL giving every stored outgoing document's (doc_id, agency_code, doc_key): the keys
     dbt normalised in its last build (KEYED_DOCUMENTS), except those of documents delivered
     again since, plus the documents delivered since, normalised here. At a province year
     normalising every stored number took 0.8 s of CPU per delivery of documents. Without the
     table (a warehouse dbt has not built it in), every number is normalised here."""
-    built = con.execute(
-        "SELECT count(*) FROM information_schema.tables "
-        "WHERE table_schema = 'intermediate' AND table_name = 'int_documents_keyed'"
-    ).fetchone()
-    if not built or not built[0]:
+    if not _table_exists(con, KEYED_DOCUMENTS):
         return STORED_OUTGOING_NUMBERS
     row = con.execute(f"SELECT max(delivery_id) FROM {KEYED_DOCUMENTS}").fetchone()
     # documents delivered after the build that keyed them: their rows in the table are stale
@@ -105,15 +124,39 @@ def stored_outgoing_numbers(con: duckdb.DuckDBPyConnection) -> str:
     """
 
 
+def stored_citations(con: duckdb.DuckDBPyConnection) -> str:
+    """SQL giving (staff_id, work_date, doc_key) for the document numbers stored entries cite:
+    those of the live entries as of the last successful build (KEYED_CITATIONS: every month
+    a delivery changed is rebuilt by the next build, so the table covers every delivery that
+    build tested), plus every worklog row delivered since, normalised here. Only live entries
+    of document tasks get an evidence status, so the others' citations cannot change one. At a
+    province year normalising every stored reference took 1 s of CPU per delivery of
+    documents. Without the table or a successful build, every stored row's references."""
+    if not _table_exists(con, KEYED_CITATIONS) or not _table_exists(con, "audit.tested_deliveries"):
+        return STORED_CITATIONS
+    row = con.execute("SELECT max(through_delivery_id) FROM audit.tested_deliveries").fetchone()
+    if not row or row[0] is None:
+        return STORED_CITATIONS
+    return f"""
+        SELECT staff_id, work_date, doc_number_key AS doc_key FROM {KEYED_CITATIONS}
+        UNION ALL
+        {STORED_CITATIONS} AND _delivery_id > {int(row[0])}
+    """
+
+
 def affected_scopes(
-    source: str, affected: str, outgoing_numbers: str = STORED_OUTGOING_NUMBERS
+    source: str,
+    affected: str,
+    outgoing_numbers: str = STORED_OUTGOING_NUMBERS,
+    citations: str = STORED_CITATIONS,
 ) -> str | None:
     """SQL over `affected` (rows of `source` under the contract's column names, old and new
     versions) giving what they can change: (first_date, last_date, staff_id, patterns_only)
     with last_date NULL for "from first_date onwards" and staff_id NULL for everyone. None:
     the source changes no month-partitioned model (agencies and evaluations feed only
     whole-table marts). outgoing_numbers: SQL of the stored outgoing documents' (doc_id,
-    agency_code, doc_key) (stored_outgoing_numbers)."""
+    agency_code, doc_key) (stored_outgoing_numbers); citations: SQL of the stored entries'
+    citations (staff_id, work_date, doc_key) (stored_citations)."""
     if source == "worklog":
         # Submission batches (declaration_patterns) take a person's entries submitted on the
         # same day, whatever their work month. A batch's size decides only whether its late
@@ -176,12 +219,7 @@ def affected_scopes(
                     AND stored.doc_key = changed_documents.doc_key
                 WHERE stored.doc_id NOT IN (SELECT doc_id FROM changed_documents)
             ),
-            citations AS (
-                SELECT staff_id, work_date,
-                    unnest(string_split({_doc_key("document_ref")}, ';')) AS doc_key
-                FROM raw.worklog
-                WHERE document_ref IS NOT NULL
-            ),
+            citations AS ({citations}),
             agency_staff AS (
                 SELECT DISTINCT staff_id, agency_code FROM raw.staff
             )
@@ -308,10 +346,11 @@ def record_pending_months(
     else:
         affected = new_rows
     needed = ", ".join(q(c) for c in SCOPE_COLUMNS[spec.name])
-    outgoing_numbers = (
-        stored_outgoing_numbers(con) if spec.name == "documents" else STORED_OUTGOING_NUMBERS
+    scopes = (
+        affected_scopes(spec.name, AFFECTED, stored_outgoing_numbers(con), stored_citations(con))
+        if spec.name == "documents"
+        else affected_scopes(spec.name, AFFECTED)
     )
-    scopes = affected_scopes(spec.name, AFFECTED, outgoing_numbers)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {AFFECTED} AS SELECT {needed} FROM ({affected})")
     con.execute(
         f"""

@@ -45,35 +45,11 @@ events as (
 
 ),
 
-document_entries as (
-
-    select entry_id, staff_id, agency_code, work_date, document_refs
-    from entries
-    where is_live and evidence_type = 'document' and document_refs is not null
-
-),
-
-entry_refs_listed as (
-
-    select
-        entry_id,
-        staff_id,
-        agency_code,
-        work_date,
-        {{ list_items('document_refs') }} as document_ref
-    from document_entries
-
-),
-
+-- The numbers live document entries cite, normalised (int_document_citations_keyed).
 entry_refs as (
 
-    select
-        entry_id,
-        staff_id,
-        agency_code,
-        work_date,
-        {{ normalize_doc_number('document_ref') }} as doc_number_key
-    from entry_refs_listed
+    select entry_id, staff_id, agency_code, work_date, doc_number_key
+    from {{ rebuild_scope_rows(ref('int_document_citations_keyed'), 'work_date') }} as citations
 
 ),
 
