@@ -170,15 +170,20 @@ def queue_snapshot_months(
     )
 
 
+def _has_table(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str) -> bool:
+    """Whether the attached warehouse `catalog` has the table."""
+    row = con.execute(
+        "select count(*) from information_schema.tables where table_catalog = ? "
+        "and table_schema = ? and table_name = ?",
+        [catalog, schema, table],
+    ).fetchone()
+    return bool(row and row[0])
+
+
 def _pending_scopes(con: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, MonthScope] | None:
     """What was rebuilt and not yet published, per scope, from the attached warehouse (None:
     everything)."""
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_catalog = ? "
-        "and table_schema = 'audit' and table_name = 'snapshot_pending'",
-        [catalog],
-    ).fetchone()
-    if not exists or not exists[0]:
+    if not _has_table(con, catalog, "audit", "snapshot_pending"):
         return None
     rows = con.execute(
         "select scope, month_start, bool_or(staff_id is null), "
@@ -339,12 +344,7 @@ def publish_snapshot(warehouse: Path, include_names: bool | None = None) -> dict
         # instead of 10.6 s at 3 months.
         if incremental:
             con.begin()
-        has_register = con.execute(
-            "select count(*) from information_schema.tables where table_catalog = ? "
-            "and table_schema = 'raw' and table_name = 'staff'",
-            [catalog],
-        ).fetchone()
-        if has_register and has_register[0]:
+        if _has_table(con, catalog, "raw", "staff"):
             con.execute(
                 PERSON_KEYS_DDL.format(catalog=catalog, pseudonym=_pseudonym("staff_id", key))
             )

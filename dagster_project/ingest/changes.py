@@ -494,11 +494,7 @@ def _range_changes(
 ) -> list[dt.date]:
     """Months entering or leaving the reporting range (whole months from the first to the last
     work_date): their staff-days appear or go for everyone, not only for who changed."""
-    built = con.execute(
-        "SELECT count(*) FROM information_schema.tables "
-        "WHERE table_schema = 'intermediate' AND table_name = 'int_reporting_range_derived'"
-    ).fetchone()
-    if not built or not built[0]:
+    if not _table_exists(con, "intermediate.int_reporting_range_derived"):
         return []
     previous = con.execute(
         "SELECT CAST(date_trunc('month', range_start) AS DATE), "
