@@ -35,11 +35,13 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, milp
+
+if TYPE_CHECKING:
+    from scipy.optimize import Bounds, LinearConstraint
 
 GRID = 1e-3  # FTE: imbalances are compared to a thousandth of a full-time person.
 _EPS = 1e-9  # float noise guard for ceil/floor of FTE figures that are "really" integers.
@@ -96,6 +98,8 @@ def _milp(
     bounds: Bounds,
     time_limit: float,
 ) -> tuple[np.ndarray | None, bool, str]:
+    from scipy.optimize import milp
+
     result = milp(
         c,
         integrality=integrality,
@@ -114,6 +118,11 @@ def solve_transfers(
     `units`: one row per (agency_code, position_group) with actual_fte, required_fte and
     can_receive; rows without a required_fte (no available time to base it on) are left out.
     """
+    # Imported when a plan is solved, not with the definitions: every build loads these, most
+    # reuse a cached plan, and scipy's optimiser takes 0.2-0.3 s to import.
+    from scipy import sparse
+    from scipy.optimize import Bounds, LinearConstraint
+
     started = time.perf_counter()
     units = units[units["required_fte"].notna() & units["actual_fte"].notna()].copy()
     units = units.reset_index(drop=True)
