@@ -114,14 +114,21 @@ def _published_rows(
 PARTITIONED_MARTS = {
     "declaration_patterns": "period_start",
     "fct_staff_day": "work_date",
+    "staff_productivity": "period_start",
     "worklog_evidence": "work_date",
 }
+# Marts of reporting periods (months, quarters, years), partitioned by the month of
+# period_start: a rebuilt month changes its month's, its quarter's and its year's rows (the dbt
+# model they come from is period_partitioned()), which sit in the files of those periods' first
+# months. A quarter's and a year's rows share the file of their first month.
+PERIOD_MARTS = frozenset({"staff_productivity"})
 # Which of a build's scopes each partitioned mart follows (dbt vars entry_months and
 # pattern_months): declaration_patterns also rebuilds the people whose submission batches
 # changed.
 MART_SCOPES = {
     "declaration_patterns": "patterns",
     "fct_staff_day": "entries",
+    "staff_productivity": "entries",
     "worklog_evidence": "entries",
 }
 
@@ -197,6 +204,23 @@ def _pending_scopes(con: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, M
     for name, month, for_everyone, staff_ids in sorted(rows):
         scopes.setdefault(name, {})[month] = None if for_everyone else list(staff_ids)
     return scopes
+
+
+def _period_scope(scope: MonthScope) -> MonthScope:
+    """The months of period_start whose rows a rebuild of `scope` changed (PERIOD_MARTS): each
+    month's own, its quarter's first month and its year's, for the same staff (None:
+    everyone)."""
+    periods: MonthScope = {}
+    for month, staff_ids in scope.items():
+        quarter = date(month.year, (month.month - 1) // 3 * 3 + 1, 1)
+        for start in (month, quarter, date(month.year, 1, 1)):
+            if start in periods and periods[start] is None:
+                continue
+            if staff_ids is None:
+                periods[start] = None
+            else:
+                periods[start] = sorted(set(periods.get(start) or []) | set(staff_ids))
+    return periods
 
 
 def _next_month(month: date) -> date:
@@ -306,6 +330,10 @@ def _publish_by_month(
             )
 
 
+def _mart_scope(table: str, scope: MonthScope) -> MonthScope:
+    return _period_scope(scope) if table in PERIOD_MARTS else scope
+
+
 def publish_snapshot(warehouse: Path, include_names: bool | None = None) -> dict[str, int]:
     """Copy every table of the warehouse's `marts` schema into a fresh snapshot and swap it in.
 
@@ -386,8 +414,13 @@ def publish_snapshot(warehouse: Path, include_names: bool | None = None) -> dict
                     PARTITIONED_MARTS[table],
                     columns,
                     include_names,
-                    scopes[MART_SCOPES[table]]
-                    if incremental and scopes is not None and table in published
+                    # whole when the previous snapshot lacks it, or held it in one file (a
+                    # mart published by month since): its other months have no file to keep
+                    _mart_scope(table, scopes[MART_SCOPES[table]])
+                    if incremental
+                    and scopes is not None
+                    and table in published
+                    and (paths.parquet_dir / table).is_dir()
                     else None,
                     key,
                     paths.parquet_dir / table,

@@ -122,11 +122,12 @@ def incremental_warehouse(
 
 # rows, people and a sum per partitioned mart; the snapshot replaces staff_id by staff_key
 SNAPSHOT_TOTALS = {
-    mart: f"select count(*), count(distinct staff_{{1}}), round(sum({column}), 6) from {{0}}"
+    mart: f"select count(*), count(distinct staff_{{1}}), round(sum({column}), 4) from {{0}}"
     for mart, column in (
         ("fct_staff_day", "credited_hours"),
         ("worklog_evidence", "credited_minutes"),
         ("declaration_patterns", "live_entry_count"),
+        ("staff_productivity", "credited_hours"),
     )
 }
 

@@ -16,7 +16,9 @@ import pytest
 
 from dagster_project.snapshot import (
     PARTITIONED_MARTS,
+    PERIOD_MARTS,
     PSEUDONYM_KEY_ENV,
+    _period_scope,
     publish_snapshot,
     queue_snapshot_months,
     snapshot_paths,
@@ -69,14 +71,41 @@ def test_partitioned_marts_are_the_month_partitioned_models() -> None:
     from dagster_project.assets.transformation import dbt_project
 
     manifest = json.loads(dbt_project.manifest_path.read_text())
-    partitioned = {
-        node["name"]: node["config"]["meta"]["month_partition_column"]
+    marts_meta = {
+        node["name"]: node["config"].get("meta", {})
         for node in manifest["nodes"].values()
-        if node["resource_type"] == "model"
-        and node["schema"] == "marts"
-        and "month_partition_column" in node["config"].get("meta", {})
+        if node["resource_type"] == "model" and node["schema"] == "marts"
     }
-    assert partitioned == PARTITIONED_MARTS
+    by_month = {
+        name: meta["month_partition_column"]
+        for name, meta in marts_meta.items()
+        if "month_partition_column" in meta
+    }
+    by_period = {
+        name: meta["period_partition_column"]
+        for name, meta in marts_meta.items()
+        if "period_partition_column" in meta
+    }
+    assert by_month | by_period == PARTITIONED_MARTS
+    assert set(by_period) == PERIOD_MARTS
+
+
+def test_a_rebuilt_month_republishes_its_month_quarter_and_year() -> None:
+    scope = {date(2025, 5, 1): ["KH2", "KH1"], date(2025, 2, 1): None, date(2025, 1, 1): ["KH3"]}
+    assert _period_scope(scope) == {
+        # May for two people: their May, second quarter and 2025
+        date(2025, 5, 1): ["KH1", "KH2"],
+        date(2025, 4, 1): ["KH1", "KH2"],
+        # February for everyone: February, and the first quarter's and the year's first month
+        # (January's own rows included) for everyone, whatever KH3's January asked
+        date(2025, 2, 1): None,
+        date(2025, 1, 1): None,
+    }
+    assert _period_scope({date(2025, 12, 1): ["KH1"]}) == {
+        date(2025, 12, 1): ["KH1"],
+        date(2025, 10, 1): ["KH1"],
+        date(2025, 1, 1): ["KH1"],
+    }
 
 
 def test_pseudonyms_are_stable_across_publishes(acceptance_warehouse: Path, tmp_path: Path) -> None:

@@ -127,11 +127,7 @@
             {%- do whole_months.append(month) -%}
         {%- else -%}
             {%- do staff_months.append(month) -%}
-            {%- set quoted = [] -%}
-            {%- for staff_id in staff_ids -%}
-                {%- do quoted.append("'" ~ (staff_id | replace("'", "''")) ~ "'") -%}
-            {%- endfor -%}
-            {%- set staff_condition = staff_column ~ " in (" ~ (quoted | join(', ') or 'null') ~ ")" -%}
+            {%- set staff_condition = kpi_staff_condition(staff_column, staff_ids) -%}
             {%- do staff_conditions.append(staff_condition) -%}
             {%- do predicates.append(
                 "(" ~ in_rebuild_months_literal(date_column, [month]) ~ " and " ~ staff_condition ~ ")"
@@ -147,6 +143,18 @@
         'predicates': predicates,
         'staff_conditions': staff_conditions,
     }) }}
+{%- endmacro %}
+
+{#- `staff_column in (...)` for a list of staff_ids; '1 = 1' for none (everyone). -#}
+{% macro kpi_staff_condition(staff_column, staff_ids) -%}
+    {%- if staff_ids is none -%}
+        {{ return('1 = 1') }}
+    {%- endif -%}
+    {%- set quoted = [] -%}
+    {%- for staff_id in staff_ids -%}
+        {%- do quoted.append("'" ~ (staff_id | replace("'", "''")) ~ "'") -%}
+    {%- endfor -%}
+    {{ return(staff_column ~ " in (" ~ (quoted | join(', ') or 'null') ~ ")") }}
 {%- endmacro %}
 
 {#- The rows of `relation` this run rebuilds, as a subquery for a FROM clause (alias it); the
@@ -408,5 +416,93 @@
         {{ return('%04d-01-01' % (year + 1)) }}
     {%- else -%}
         {{ return('%04d-%02d-01' % (year, month_number + 1)) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Period-partitioned models: rows of reporting periods (months, quarters, years) summed from
+    a month-partitioned model. A rebuilt month changes its month, its quarter and its year, for
+    the staff members it was rebuilt for (the plan's `entry_months`), and nothing else: such a
+    model rebuilds those periods' rows alone (in_rebuilt_periods), from the months of their
+    years (in_rebuilt_periods_months), after deleting them (delete_rebuild_periods, a
+    pre-hook). At a province year the staff-periods are 0.9 M rows, rebuilt whole by every
+    one-day build before (1.2 s). On Spark a table: its partitions would be whole periods. -#}
+{% macro period_partitioned(staff_column='staff_id', scope_var='entry_months') -%}
+    {{ config(
+        materialized=('table' if target.type == 'spark' else 'incremental'),
+        incremental_strategy=kpi_incremental_strategy(),
+        on_schema_change='fail',
+        pre_hook="{{ delete_rebuild_periods('" ~ staff_column ~ "', '" ~ scope_var ~ "') }}",
+    ) }}
+{%- endmacro %}
+
+{#- [{'month': 'YYYY-MM-01', 'staff_condition': ...}] of the months this run rebuilds, each
+    with its condition on staff (rebuild_scope_pieces' reading of the plan). -#}
+{% macro rebuild_period_pieces(staff_column, scope_var) -%}
+    {%- set entry_months = kpi_rebuild_plan(scope_var) -%}
+    {%- set pieces = [] -%}
+    {%- for month in rebuild_months() | sort -%}
+        {%- if entry_months is none or target.type == 'spark' -%}
+            {%- do pieces.append({'month': month, 'staff_condition': '1 = 1'}) -%}
+        {%- elif month in entry_months -%}
+            {%- do pieces.append({
+                'month': month,
+                'staff_condition': kpi_staff_condition(staff_column, entry_months[month]),
+            }) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(pieces) }}
+{%- endmacro %}
+
+{#- A predicate keeping the period rows (period_type, period_start) a rebuilt month changes:
+    its month, quarter and year, narrowed to the staff it was rebuilt for; true on full
+    builds. -#}
+{% macro in_rebuilt_periods(period_type_column, period_start_column, staff_column='staff_id', scope_var='entry_months') -%}
+    {%- if rebuilds_selected_months() -%}
+        {%- set predicates = [] -%}
+        {%- for piece in rebuild_period_pieces(staff_column, scope_var) -%}
+            {%- set month = piece.month -%}
+            {%- set quarter = '%s-%02d-01' % (month[0:4], ((month[5:7] | int) - 1) // 3 * 3 + 1) -%}
+            {%- set periods = [] -%}
+            {%- for period_type, period_start in [('month', month), ('quarter', quarter), ('year', month[0:4] ~ '-01-01')] -%}
+                {%- do periods.append(
+                    "(" ~ period_type_column ~ " = '" ~ period_type ~ "' and " ~ period_start_column
+                    ~ " = cast('" ~ period_start ~ "' as date))"
+                ) -%}
+            {%- endfor -%}
+            {%- do predicates.append("((" ~ periods | join(' or ') ~ ") and " ~ piece.staff_condition ~ ")") -%}
+        {%- endfor -%}
+        ({{ predicates | join(' or ') or '1 = 0' }})
+    {%- else -%}
+        1 = 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- A predicate keeping the month rows that make up the periods in_rebuilt_periods keeps: the
+    months of each rebuilt month's year (its quarter and month lie inside), for the same staff;
+    true on full builds. -#}
+{% macro in_rebuilt_periods_months(month_column, staff_column='staff_id', scope_var='entry_months') -%}
+    {%- if rebuilds_selected_months() -%}
+        {%- set predicates = [] -%}
+        {%- for piece in rebuild_period_pieces(staff_column, scope_var) -%}
+            {%- set year = piece.month[0:4] | int -%}
+            {%- do predicates.append(
+                "(" ~ month_column ~ " >= cast('" ~ year ~ "-01-01' as date) and " ~ month_column
+                ~ " < cast('" ~ (year + 1) ~ "-01-01' as date) and " ~ piece.staff_condition ~ ")"
+            ) -%}
+        {%- endfor -%}
+        ({{ predicates | join(' or ') or '1 = 0' }})
+    {%- else -%}
+        1 = 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The pre-hook of a period-partitioned model. -#}
+{% macro delete_rebuild_periods(staff_column, scope_var) -%}
+    {%- if rebuilds_selected_months() -%}
+        delete from {{ this }}
+        where {{ in_rebuilt_periods('period_type', 'period_start', staff_column, scope_var) }}
+    {%- elif this is not none and is_incremental() -%}
+        {#- no months given: the query computes every period (duckdb__delete_rebuild_months) -#}
+        delete from {{ this }}
     {%- endif -%}
 {%- endmacro %}

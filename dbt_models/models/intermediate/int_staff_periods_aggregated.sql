@@ -2,10 +2,15 @@
 -- years. A person who moved agencies mid-period has one row per agency. The position group is
 -- the one of the person's last active day at that agency in the period. Quarters and years are
 -- sums of the month rows of int_staff_months_aggregated (every measure here is a sum), so a
--- build reads one row per person and month, not every staff-day of the history.
+-- build reads one row per person and month, not every staff-day of the history. A build of some
+-- months rebuilds only the months, quarters and years holding them, from the months of those
+-- years (period_partitioned() in macros/incremental.sql).
+{{ period_partitioned() }}
+
 with staff_months as (
 
     select * from {{ ref('int_staff_months_aggregated') }}
+    where {{ in_rebuilt_periods_months('month_start') }}
 
 ),
 
@@ -76,6 +81,7 @@ final as (
         aggregated.position_group,
         aggregated.available_hours / {{ var('standard_day_hours') }} as fde
     from aggregated
+    where {{ in_rebuilt_periods('aggregated.period_type', 'aggregated.period_start', 'aggregated.staff_id') }}
 
 )
 

@@ -1,6 +1,9 @@
 -- The staff-periods of int_staff_periods_aggregated with the productivity measures of
--- metrics.md: on DuckDB a view (projection_mart() in macros/incremental.sql).
+-- metrics.md: on DuckDB a view (projection_mart() in macros/incremental.sql). Its rows change by
+-- period as the model's (period_partitioned()): the analysts' snapshot republishes the periods a
+-- build rebuilt (dagster_project/snapshot.py, PERIOD_MARTS).
 {{ projection_mart() }}
+{{ config(meta={'period_partition_column': 'period_start'}) }}
 
 with staff_periods as (
 
