@@ -863,6 +863,18 @@ def profile_lines(label: str, wall_s: float, timings: dict[str, Any] | None) -> 
     for key, secs in sorted(steps.items(), key=lambda kv: -kv[1]):
         lines.append(f"| `{key}` | {secs:,.2f} |")
     lines.append("")
+    assets: dict[str, float] = {k: float(v) for k, v in (timings.get("assets") or {}).items()}
+    if assets:
+        # The raw sources share one step: only their own times show where it spent its time.
+        lines += [
+            "Assets that time themselves (the raw sources, inside the ingestion step):",
+            "",
+            "| asset | seconds |",
+            "|---|---:|",
+        ]
+        for key, secs in sorted(assets.items(), key=lambda kv: -kv[1]):
+            lines.append(f"| `{key}` | {secs:,.2f} |")
+        lines.append("")
     if nodes:
         per_layer: dict[str, tuple[float, int]] = {}
         for n in nodes:

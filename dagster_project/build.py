@@ -104,6 +104,20 @@ def _step_seconds(records: list[Any]) -> dict[str, float]:
     return seconds
 
 
+def _asset_seconds(records: list[Any]) -> dict[str, float]:
+    """Wall time of each asset that reports its own (`seconds` metadata): the raw sources, which
+    share one step."""
+    seconds: dict[str, float] = {}
+    for record in records:
+        event = record.dagster_event
+        if event is None or event.event_type != DagsterEventType.ASSET_MATERIALIZATION:
+            continue
+        value = event.step_materialization_data.materialization.metadata.get("seconds")
+        if value is not None and event.asset_key is not None:
+            seconds[event.asset_key.to_user_string()] = float(value.value)
+    return seconds
+
+
 def _dbt_node_seconds(run_results: Path) -> list[dict[str, object]]:
     if not run_results.exists():
         return []
@@ -136,7 +150,8 @@ def _dbt_layer(result: dict[str, Any], resource_type: str) -> str:
 def write_timings(
     warehouse: Path, records: list[Any], total_seconds: float, started_at: float
 ) -> Path:
-    """Where the build's time went: each Dagster step and each dbt node (`bench/` reads it)."""
+    """Where the build's time went: each Dagster step, each asset that times itself, and each
+    dbt node (`bench/` reads it)."""
     logs = warehouse.parent / "logs"
     run_results = logs / "last_dbt_run_results.json"
     fresh = run_results.exists() and run_results.stat().st_mtime >= started_at
@@ -150,6 +165,7 @@ def write_timings(
         "total_s": round(total_seconds, 3),
         "dbt_plan": plan,
         "steps": _step_seconds(records),
+        "assets": _asset_seconds(records),
         "dbt_nodes": _dbt_node_seconds(run_results) if fresh else [],
     }
     path = logs / "build_timings.json"

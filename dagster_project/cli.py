@@ -72,7 +72,15 @@ def _build(
         return 0
     print("Build failed:", file=sys.stderr)
     for where, reason in outcome.failures or [("run", "see the Dagster run log")]:
-        print(f"  {where}: {reason}", file=sys.stderr)
+        lines = reason.splitlines()
+        if len(lines) <= 1:
+            print(f"  {where}: {reason}", file=sys.stderr)
+            continue
+        # A step that fails for several reasons (ingestion: a line per failed source) would
+        # otherwise print its second and later reasons flush left, under no step.
+        print(f"  {where}:", file=sys.stderr)
+        for line in lines:
+            print(f"    {line}", file=sys.stderr)
     if outcome.log_file is not None:
         print(f"dbt's log of this build: {outcome.log_file}", file=sys.stderr)
     return 1

@@ -27,8 +27,12 @@ def test_build_fails_naming_the_missing_agencies_folder(tmp_path: Path) -> None:
     result = run_kpi("build", "--raw", str(raw), "--warehouse", str(tmp_path / "w.duckdb"))
 
     assert result.returncode != 0
-    assert "raw__agencies" in result.stderr
-    assert "agencies" in result.stderr.split("raw__agencies", 1)[1].splitlines()[0]
+    # The ingestion step names the failed source and its reason on one line.
+    lines = [line for line in result.stderr.splitlines() if "raw/agencies:" in line]
+    assert lines, result.stderr
+    reason = lines[0].split("raw/agencies:", 1)[1]
+    assert "required source folder" in reason
+    assert "agencies" in reason
 
 
 def test_environment_variables_choose_the_paths(tmp_path: Path) -> None:
