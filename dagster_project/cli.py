@@ -12,7 +12,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dagster_project import settings
+from dagster_project import dbt_worker, settings
 from dagster_project.engines import ENGINES
 
 if TYPE_CHECKING:
@@ -48,8 +48,6 @@ def _build(
     rebuild: tuple[str | None, str | None] = (None, None),
     engine: str = "duckdb",
 ) -> int:
-    from dagster_project.build import BuildScope, run_build
-
     raw_dir, warehouse_file = settings.use_paths(raw, warehouse)
     if engine == "spark":
         from dagster_project.engines.spark import missing_requirements
@@ -59,8 +57,19 @@ def _build(
             return 2
     on = " on Spark" if engine == "spark" else ""
     print(f"Building {warehouse_file}{on} from {raw_dir}", file=sys.stderr)
-    scope = BuildScope(full_refresh=full_refresh, rebuild_from=rebuild[0], rebuild_to=rebuild[1])
-    outcome = run_build(raw_dir, warehouse_file, scope, engine)
+    # dbt starts now and parses the project on the other core while this process loads Dagster
+    # and ingests the new files; the dbt step then finds it ready (dbt_worker.py).
+    worker = dbt_worker.start_for_build(warehouse_file) if engine == "duckdb" else None
+    try:
+        from dagster_project.build import BuildScope, run_build
+
+        scope = BuildScope(
+            full_refresh=full_refresh, rebuild_from=rebuild[0], rebuild_to=rebuild[1]
+        )
+        outcome = run_build(raw_dir, warehouse_file, scope, engine)
+    finally:
+        if worker is not None:
+            worker.stop()
     if outcome.success:
         if engine == "spark":
             from dagster_project.engines.spark import spark_paths

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
@@ -15,6 +16,7 @@ from dbt.version import __version__ as dbt_core_version
 from packaging import version
 
 from dagster_project import settings
+from dagster_project.dbt_worker import real_dbt
 
 # Every asset that writes the DuckDB file claims this pool. DuckDB allows one writing process
 # per file, so the instance limits the pool to one slot (dagster.yaml) and definitions run
@@ -40,23 +42,37 @@ class WarehouseResource(ConfigurableResource):
     @property
     def spill_dir(self) -> Path:
         """Where DuckDB writes what does not fit in memory_limit, for this process and dbt."""
-        return self.warehouse_file.parent / "duckdb_tmp"
+        return settings.spill_dir_for(self.warehouse_file)
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-write connection, closed on exit so that dbt can open the file next."""
         self.warehouse_file.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(
-            str(self.warehouse_file),
-            config={
-                **settings.duckdb_config(self.spill_dir),
-                "memory_limit": self.memory_limit,
-            },
+        con = _connect_when_free(
+            self.warehouse_file,
+            {**settings.duckdb_config(self.spill_dir), "memory_limit": self.memory_limit},
         )
         try:
             yield con
         finally:
             con.close()
+
+
+# How long a step waits for the process before it to let go of the warehouse file: dbt's
+# process ends right after it closes the file (dbt_worker.py), which takes it a moment.
+LOCK_WAIT_SECONDS = 10.0
+
+
+def _connect_when_free(path: Path, config: dict[str, str | bool]) -> duckdb.DuckDBPyConnection:
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while True:
+        try:
+            return duckdb.connect(str(path), config=config)
+        except duckdb.IOException as error:
+            # DuckDB's words for a file another process holds (it names that process)
+            if "Could not set lock" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def warehouse_resource() -> WarehouseResource:
@@ -85,10 +101,17 @@ class KpiDbtCliResource(DbtCliResource):
         return None
 
 
+def dbt_executable() -> str:
+    """`kpi-dbt`, installed beside this interpreter (whether or not the venv is activated):
+    dbt, or the dbt process a `kpi build` started ahead (dagster_project/dbt_worker.py); dbt
+    itself in an install that predates it."""
+    client = Path(sys.executable).parent / "kpi-dbt"
+    return str(client) if client.exists() else real_dbt()
+
+
 def dbt_resource() -> DbtCliResource:
     return KpiDbtCliResource(
         project_dir=str(settings.DBT_PROJECT_DIR),
         profiles_dir=str(settings.DBT_PROJECT_DIR),
-        # The dbt installed beside this interpreter, whether or not the venv is activated.
-        dbt_executable=str(Path(sys.executable).parent / "dbt"),
+        dbt_executable=dbt_executable(),
     )

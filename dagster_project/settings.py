@@ -65,6 +65,22 @@ def duckdb_config(spill_dir: Path) -> dict[str, str | bool]:
     }
 
 
+def spill_dir_for(warehouse: Path) -> Path:
+    """Where DuckDB writes what does not fit in memory_limit, in the build and in dbt."""
+    return warehouse.parent / "duckdb_tmp"
+
+
+def dbt_environment(warehouse: Path) -> dict[str, str]:
+    """What dbt reads from the environment to build `warehouse` (profiles.yml)."""
+    return {WAREHOUSE_ENV: str(warehouse), DUCKDB_TEMP_DIR_ENV: str(spill_dir_for(warehouse))}
+
+
+def dbt_parse_state(warehouse: Path) -> Path:
+    """dbt's partial parse of the last build of `warehouse`. dbt's partial parse is valid for
+    one profile, and the profile holds the warehouse's path."""
+    return warehouse.parent / "dbt_state" / "partial_parse.msgpack"
+
+
 def dagster_home_for(warehouse: Path) -> Path:
     """Run history lives beside the warehouse it describes, so each warehouse has its own."""
     return warehouse.parent / "dagster_home"

@@ -22,7 +22,7 @@ from dagster_dbt import (
 )
 from pydantic import Field
 
-from dagster_project import progress, settings
+from dagster_project import dbt_worker, progress, settings
 from dagster_project.ingest.changes import (
     MonthScope,
     RebuildScope,
@@ -408,18 +408,23 @@ def kpi_dbt_models(
     config: DbtBuildConfig,
 ) -> Iterator[Any]:
     # dbt runs in a subprocess and finds the warehouse through the profile's env_var.
-    os.environ[settings.WAREHOUSE_ENV] = str(warehouse.warehouse_file)
-    os.environ[settings.DUCKDB_TEMP_DIR_ENV] = str(warehouse.spill_dir)
+    os.environ.update(settings.dbt_environment(warehouse.warehouse_file))
     with warehouse.connect() as con:
         ensure_raw_tables(con)
         plan = plan_rebuild(con, config)
     context.log.info(f"dbt build: {json.dumps(plan.summary())}")
-    _write_plan(warehouse.warehouse_file, plan)
+    # the dbt process `kpi build` started ahead, ready with this project parsed, if any
+    worker = dbt_worker.take(warehouse.warehouse_file)
+    _write_plan(warehouse.warehouse_file, plan, started_ahead=worker is not None)
     # Unit tests pin the SQL, not the data: they run in the test suite (make test), not in
     # every production build, as dbt recommends.
     threads = WHOLE_HISTORY_THREADS if plan.months is None else []
-    target = _invocation_target(context, warehouse.warehouse_file)
-    with _rebuild_plan_in_environment(plan.dbt_plan()):
+    target = (
+        worker.target_path
+        if worker is not None
+        else _invocation_target(context, warehouse.warehouse_file)
+    )
+    with _rebuild_plan_in_environment(plan.dbt_plan()), dbt_worker.serving(worker):
         invocation = dbt.cli(
             [
                 "build",
@@ -477,7 +482,7 @@ def _rebuild_plan_in_environment(dbt_plan: str | None) -> Iterator[None]:
 
 
 def _parse_state(warehouse_file: Path) -> Path:
-    return warehouse_file.parent / "dbt_state" / PARTIAL_PARSE_FILE
+    return settings.dbt_parse_state(warehouse_file)
 
 
 def _invocation_target(context: AssetExecutionContext, warehouse_file: Path) -> Path:
@@ -507,11 +512,13 @@ def _keep_parse_state(invocation_target: Path, warehouse_file: Path) -> None:
         partial.replace(state)
 
 
-def _write_plan(warehouse_file: Path, plan: RebuildPlan) -> None:
-    """What this build rebuilds, for `kpi build`'s summary and the benchmark."""
+def _write_plan(warehouse_file: Path, plan: RebuildPlan, started_ahead: bool) -> None:
+    """What this build rebuilds, for `kpi build`'s summary and the benchmark, and whether dbt
+    ran in the process `kpi build` started ahead (dbt_worker.py)."""
     logs = warehouse_file.parent / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    (logs / "last_dbt_plan.json").write_text(json.dumps(plan.summary()))
+    summary = {**plan.summary(), "dbt_started_ahead": started_ahead}
+    (logs / "last_dbt_plan.json").write_text(json.dumps(summary))
 
 
 def _keep_node_results(invocation_target: Path, warehouse_file: Path) -> None:

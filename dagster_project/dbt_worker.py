@@ -1,0 +1,270 @@
+"""A dbt process started before it is needed, so that `kpi build` does not wait for dbt to start.
+
+A dbt command spends about 2.5 s before its first node: 1.7 s importing dbt and its adapters,
+then reading the project's parse state. `kpi build` starts this worker first thing, before it
+imports Dagster and ingests the day's files: the worker imports dbt and parses the project
+(partial parsing, from the warehouse's last parse state) on the other core meanwhile, then
+waits. When the dbt step runs `dbt build`, the executable dagster-dbt starts is `kpi-dbt`
+(`client_main`), which hands its arguments and environment to the waiting worker over a
+Unix socket and relays the worker's output (dbt's JSON log lines, which dagster-dbt reads) and
+exit code. Without a worker (the Dagster UI's runs, `dbt parse`, any other command, another
+platform) `kpi-dbt` simply runs dbt.
+
+The worker serves one command and exits. It runs it with the environment the client was
+started with (dagster-dbt's), from the manifest it parsed at start: the parse ran with the same
+project files and dbt environment (`dbt_environment()` in transformation.py); the rebuild plan
+reaches the macros through an environment variable read only when they execute. It closes the
+warehouse before it reports the exit code, so the step after dbt can open the file at once.
+"""
+
+import json
+import os
+import shutil
+import socket
+import sys
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+# The client finds a waiting worker through this variable; the dbt step sets it around the
+# one command the worker is for.
+SOCKET_ENV = "KPI_DBT_WORKER_SOCKET"
+# The last line the worker sends: the exit code of the command. dbt's log lines are JSON
+# objects, which never start with this character.
+_EXIT_MARK = b"\x1e"
+_LISTEN_BACKLOG = 1
+# How often a worker still waiting checks that `kpi build` is alive.
+_PARENT_POLL_SECONDS = 1.0
+
+
+def real_dbt() -> str:
+    """The dbt installed beside this interpreter."""
+    return str(Path(sys.executable).parent / "dbt")
+
+
+@dataclass
+class Worker:
+    """A started worker, as `kpi build` holds it."""
+
+    process: Any  # subprocess.Popen
+    socket_path: Path
+    target_path: Path
+    taken: bool = False
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        self.socket_path.unlink(missing_ok=True)
+
+
+def start(
+    project_dir: Path, target_path: Path, env: Mapping[str, str], log_file: Path
+) -> Worker | None:
+    """Start a worker that parses `project_dir` into `target_path` with `env` added to this
+    process's environment; None where Unix sockets are missing."""
+    if not hasattr(socket, "AF_UNIX"):
+        return None
+    import subprocess
+
+    target_path.mkdir(parents=True, exist_ok=True)
+    socket_path = target_path / "worker.sock"
+    socket_path.unlink(missing_ok=True)
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("ab") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "dagster_project.dbt_worker",
+                str(socket_path),
+                str(project_dir),
+                str(target_path),
+                str(os.getpid()),
+            ],
+            env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            # kpi build's Ctrl-C reaches dbt through the client, not twice
+            start_new_session=True,
+        )
+    return Worker(process, socket_path, target_path)
+
+
+_waiting: dict[Path, Worker] = {}
+
+
+def start_for_build(warehouse: Path) -> Worker | None:
+    """Start the worker of a `kpi build` of `warehouse` (DuckDB), from its last parse state,
+    and keep it for the dbt step (take())."""
+    from dagster_project import settings
+
+    target = settings.DBT_PROJECT_DIR / "target" / f"kpi_dbt_models-{uuid.uuid4().hex[:12]}"
+    target.mkdir(parents=True, exist_ok=True)
+    state = settings.dbt_parse_state(warehouse)
+    if state.exists():
+        shutil.copyfile(state, target / state.name)
+    worker = start(
+        settings.DBT_PROJECT_DIR,
+        target,
+        settings.dbt_environment(warehouse),
+        warehouse.parent / "logs" / "dbt_worker.log",
+    )
+    if worker is not None:
+        _waiting[warehouse] = worker
+    return worker
+
+
+def take(warehouse: Path) -> Worker | None:
+    """The worker started for a build of `warehouse`, once."""
+    worker = _waiting.pop(warehouse, None)
+    if worker is None or worker.process.poll() is not None:
+        return None
+    return worker
+
+
+@contextmanager
+def serving(worker: Worker | None) -> Iterator[None]:
+    """Point the dbt command started inside this block (dagster-dbt copies the environment) at
+    the worker."""
+    if worker is None:
+        yield
+        return
+    os.environ[SOCKET_ENV] = str(worker.socket_path)
+    try:
+        yield
+    finally:
+        os.environ.pop(SOCKET_ENV, None)
+
+
+# --- the worker -------------------------------------------------------------------------------
+
+
+def _serve(socket_path: Path, project_dir: Path, target_path: Path, parent_pid: int) -> int:
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(socket_path))
+    # Listening before the imports: a client that comes early waits in the backlog.
+    listener.listen(_LISTEN_BACKLOG)
+    os.chdir(project_dir)
+    from dbt.cli.main import dbtRunner
+
+    parsed = dbtRunner().invoke(
+        ["parse", "--target-path", str(target_path), "--log-path", str(target_path)]
+        + ["--log-level-file", "none", "--no-write-json", "--quiet"]
+    )
+    manifest = parsed.result if parsed.success else None
+    listener.settimeout(_PARENT_POLL_SECONDS)
+    while True:
+        try:
+            connection, _ = listener.accept()
+            break
+        except TimeoutError:
+            if os.getppid() != parent_pid:
+                return 0
+    listener.close()
+    socket_path.unlink(missing_ok=True)
+    connection.settimeout(None)
+    request = _read_request(connection)
+    if manifest is None:
+        # The client runs dbt itself, which reports the parse error as dbt does.
+        connection.close()
+        return 0
+    os.environ.clear()
+    os.environ.update(request["env"])
+    os.chdir(request["cwd"])
+    # dbt writes its log lines to file descriptors 1 and 2: the client relays them.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(connection.fileno(), 1)
+    os.dup2(connection.fileno(), 2)
+    result = dbtRunner(manifest=manifest).invoke(list(request["args"]))
+    code = 0 if result.success else (2 if result.exception is not None else 1)
+    if result.exception is not None:
+        print(f"dbt: {result.exception!r}", file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    _close_warehouse()
+    connection.sendall(_EXIT_MARK + str(code).encode() + b"\n")
+    connection.close()
+    return code
+
+
+def _read_request(connection: socket.socket) -> dict[str, Any]:
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = connection.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return json.loads(data)
+
+
+def _close_warehouse() -> None:
+    """Close dbt-duckdb's database, which checkpoints it, before the client is told the command
+    ended: the next step opens the file as soon as it is."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    environment = DuckDBConnectionManager._ENV
+    if environment is not None:
+        environment.close()
+        DuckDBConnectionManager._ENV = None
+
+
+# --- the client (`kpi-dbt`) ------------------------------------------------------------------
+
+
+def client_main() -> None:
+    """`kpi-dbt`: run a dbt command in the waiting worker, or in a new dbt process."""
+    args = sys.argv[1:]
+    path = os.environ.get(SOCKET_ENV)
+    if path:
+        code = _run_in_worker(Path(path), args)
+        if code is not None:
+            sys.exit(code)
+    os.execv(real_dbt(), [real_dbt(), *args])
+
+
+def _run_in_worker(socket_path: Path, args: list[str]) -> int | None:
+    """The command's exit code, or None when no worker took it (start dbt instead)."""
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        connection.connect(str(socket_path))
+    except OSError:
+        return None
+    env = {key: value for key, value in os.environ.items() if key != SOCKET_ENV}
+    request = {"args": args, "env": env, "cwd": os.getcwd()}
+    connection.sendall(json.dumps(request).encode() + b"\n")
+    return _relay(connection, sys.stdout.buffer)
+
+
+def _relay(connection: socket.socket, out: IO[bytes]) -> int | None:
+    """Copy the worker's lines to `out` until its exit code."""
+    pending = b""
+    relayed = False
+    while True:
+        chunk = connection.recv(65536)
+        if not chunk:
+            break
+        pending += chunk
+        lines = pending.split(b"\n")
+        pending = lines.pop()
+        for line in lines:
+            if line.startswith(_EXIT_MARK):
+                return int(line[1:])
+            out.write(line + b"\n")
+            relayed = True
+        out.flush()
+    if pending:
+        out.write(pending)
+        out.flush()
+    # The worker ended without a code: before the command (dbt runs it instead) or during it.
+    return 2 if relayed else None
+
+
+if __name__ == "__main__":
+    socket_arg, project_arg, target_arg, parent_arg = sys.argv[1:5]
+    sys.exit(_serve(Path(socket_arg), Path(project_arg), Path(target_arg), int(parent_arg)))

@@ -1,0 +1,109 @@
+"""The dbt process `kpi build` starts ahead (dagster_project/dbt_worker.py) and `kpi-dbt`, the
+executable dagster-dbt runs, which hands it the command or runs dbt itself."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import subprocess
+import threading
+from pathlib import Path
+
+from dagster_project import dbt_worker
+from dagster_project.resources import dbt_executable
+
+
+def _fake_worker(path: Path, reply: bytes, requests: list[dict[str, object]]) -> threading.Thread:
+    """A worker that records the request it gets and answers `reply`."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen(1)
+
+    def serve() -> None:
+        connection, _ = listener.accept()
+        requests.append(dbt_worker._read_request(connection))
+        connection.sendall(reply)
+        connection.close()
+        listener.close()
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    return thread
+
+
+def _connect(path: Path) -> socket.socket:
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    connection.connect(str(path))
+    return connection
+
+
+def test_the_client_hands_over_the_command_and_relays_the_log_and_exit_code(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "worker.sock"
+    requests: list[dict[str, object]] = []
+    lines = b'{"info": {"msg": "one"}}\n{"info": {"msg": "two"}}\n'
+    thread = _fake_worker(path, lines + dbt_worker._EXIT_MARK + b"1\n", requests)
+    connection = _connect(path)
+    connection.sendall(json.dumps({"args": ["build"], "env": {}, "cwd": "/"}).encode() + b"\n")
+    out = io.BytesIO()
+
+    code = dbt_worker._relay(connection, out)
+    thread.join()
+
+    assert code == 1
+    assert out.getvalue() == lines
+    assert requests == [{"args": ["build"], "env": {}, "cwd": "/"}]
+
+
+def test_a_worker_that_ends_before_answering_leaves_the_command_to_dbt(tmp_path: Path) -> None:
+    path = tmp_path / "worker.sock"
+    # no worker at all: dbt runs the command itself
+    assert dbt_worker._run_in_worker(path, ["build"]) is None
+    # a worker that could not parse the project answers nothing: the same
+    thread = _fake_worker(path, b"", [])
+    connection = _connect(path)
+    connection.sendall(b'{"args": [], "env": {}, "cwd": "/"}\n')
+    assert dbt_worker._relay(connection, io.BytesIO()) is None
+    thread.join()
+
+
+def test_a_worker_that_ends_midway_fails_the_command(tmp_path: Path) -> None:
+    path = tmp_path / "worker.sock"
+    thread = _fake_worker(path, b'{"info": {"msg": "started"}}\n', [])
+    connection = _connect(path)
+    connection.sendall(b'{"args": [], "env": {}, "cwd": "/"}\n')
+    # dbt's output has begun: running the command again could write twice
+    assert dbt_worker._relay(connection, io.BytesIO()) == 2
+    thread.join()
+
+
+def test_kpi_dbt_without_a_worker_is_dbt() -> None:
+    executable = dbt_executable()
+    assert Path(executable).name == "kpi-dbt"
+    env = {key: value for key, value in os.environ.items() if key != dbt_worker.SOCKET_ENV}
+    through_client = subprocess.run(
+        [executable, "--version"], capture_output=True, text=True, check=True, env=env
+    )
+    direct = subprocess.run(
+        [dbt_worker.real_dbt(), "--version"], capture_output=True, text=True, check=True
+    )
+    assert through_client.stdout.splitlines()[:2] == direct.stdout.splitlines()[:2]
+
+
+def test_a_kpi_build_runs_dbt_in_the_process_it_started_ahead(acceptance_warehouse: Path) -> None:
+    plan = json.loads((acceptance_warehouse.parent / "logs" / "last_dbt_plan.json").read_text())
+    assert plan["dbt_started_ahead"] is True
+
+
+def test_an_unused_worker_stops_with_the_build(tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    worker = dbt_worker.start_for_build(warehouse)
+    assert worker is not None
+    assert dbt_worker.take(warehouse) is worker
+    assert dbt_worker.take(warehouse) is None  # one command only
+    worker.stop()
+    assert worker.process.returncode is not None
+    assert not worker.socket_path.exists()
