@@ -32,6 +32,9 @@ from typing import IO, Any
 # The client finds a waiting worker through this variable; the dbt step sets it around the
 # one command the worker is for.
 SOCKET_ENV = "KPI_DBT_WORKER_SOCKET"
+# ... and the process to interrupt when the client is interrupted (dagster-dbt sends SIGINT to
+# the dbt it started when a run is cancelled): dbt then stops as it would in its own process.
+PID_ENV = "KPI_DBT_WORKER_PID"
 # The last line the worker sends: the exit code of the command. dbt's log lines are JSON
 # objects, which never start with this character.
 _EXIT_MARK = b"\x1e"
@@ -135,16 +138,22 @@ def serving(worker: Worker | None) -> Iterator[None]:
         yield
         return
     os.environ[SOCKET_ENV] = str(worker.socket_path)
+    os.environ[PID_ENV] = str(worker.process.pid)
     try:
         yield
     finally:
         os.environ.pop(SOCKET_ENV, None)
+        os.environ.pop(PID_ENV, None)
 
 
 # --- the worker -------------------------------------------------------------------------------
 
 
 def _serve(socket_path: Path, project_dir: Path, target_path: Path, parent_pid: int) -> int:
+    import signal
+
+    # Interruptible by the client (PID_ENV) even when started with SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(socket_path))
     # Listening before the imports: a client that comes early waits in the backlog.
@@ -235,9 +244,18 @@ def _run_in_worker(socket_path: Path, args: list[str]) -> int | None:
         connection.connect(str(socket_path))
     except OSError:
         return None
-    env = {key: value for key, value in os.environ.items() if key != SOCKET_ENV}
+    env = {key: value for key, value in os.environ.items() if key not in (SOCKET_ENV, PID_ENV)}
     request = {"args": args, "env": env, "cwd": os.getcwd()}
     connection.sendall(json.dumps(request).encode() + b"\n")
+    worker_pid = int(os.environ.get(PID_ENV) or 0)
+    if worker_pid:
+        import signal
+
+        def interrupt_worker(signum: int, _frame: object) -> None:
+            os.kill(worker_pid, signal.SIGINT)
+
+        signal.signal(signal.SIGINT, interrupt_worker)
+        signal.signal(signal.SIGTERM, interrupt_worker)
     return _relay(connection, sys.stdout.buffer)
 
 
