@@ -114,6 +114,7 @@ def _published_rows(
 PARTITIONED_MARTS = {
     "declaration_patterns": "period_start",
     "fct_staff_day": "work_date",
+    "kpi_scorecard": "period_start",
     "staff_productivity": "period_start",
     "worklog_evidence": "work_date",
 }
@@ -121,13 +122,14 @@ PARTITIONED_MARTS = {
 # period_start: a rebuilt month changes its month's, its quarter's and its year's rows (the dbt
 # model they come from is period_partitioned()), which sit in the files of those periods' first
 # months. A quarter's and a year's rows share the file of their first month.
-PERIOD_MARTS = frozenset({"staff_productivity"})
-# Which of a build's scopes each partitioned mart follows (dbt vars entry_months and
-# pattern_months): declaration_patterns also rebuilds the people whose submission batches
-# changed.
+PERIOD_MARTS = frozenset({"kpi_scorecard", "staff_productivity"})
+# Which of a build's scopes each partitioned mart follows (dbt vars entry_months,
+# pattern_months and scorecard_months): declaration_patterns also rebuilds the people whose
+# submission batches changed, kpi_scorecard the months an evaluation or a document changed.
 MART_SCOPES = {
     "declaration_patterns": "patterns",
     "fct_staff_day": "entries",
+    "kpi_scorecard": "scorecard",
     "staff_productivity": "entries",
     "worklog_evidence": "entries",
 }

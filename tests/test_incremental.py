@@ -309,6 +309,7 @@ def test_nothing_new_rebuilds_nothing_and_a_backfill_rebuilds_its_range(
         "months": [],
         "staff_scoped": {},
         "patterns_only": [],
+        "scorecard_only": [],
         "patterns_staff_scoped": {},
     }
     assert "rebuilt months: none" in summary
@@ -328,6 +329,7 @@ def test_nothing_new_rebuilds_nothing_and_a_backfill_rebuilds_its_range(
         "months": ["2025-04-01"],
         "staff_scoped": {},
         "patterns_only": [],
+        "scorecard_only": [],
         "patterns_staff_scoped": {},
         # a range asked for runs every node
         "unaffected_nodes": 0,
@@ -466,6 +468,61 @@ def test_a_late_document_rebuilds_march_for_the_author_citing_it(
             if not _same(value, built[key][column])
         ]
         assert not differences, differences[:20]
+
+
+def test_a_corrected_evaluation_rebuilds_its_months_scorecard_for_everyone(
+    batches: tuple[Path, Path], incremental_warehouse: tuple[Path, str], tmp_path: Path
+) -> None:
+    """A leader's corrected evaluation of March, delivered alone: no entry or staff-day
+    changes, but kpi_scorecard rebuilds March and the first quarter (the quota ranks the whole
+    agency), and every mart equals a first build of the same files."""
+    raw, _ = batches
+    warehouse, _ = incremental_warehouse
+    late_raw, late_warehouse = tmp_path / "raw", tmp_path / "late" / "warehouse.duckdb"
+    shutil.copytree(raw, late_raw)
+    shutil.copytree(warehouse.parent, late_warehouse.parent)
+    evaluations = _csv_rows(late_raw / "evaluations")
+    corrected = next(row for row in evaluations if row["period"] == "2025-03")
+    assert corrected["quality_score"] != "40"
+    with (late_raw / "evaluations" / "evaluations_corrected.csv").open("w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(corrected))
+        writer.writeheader()
+        writer.writerow({**corrected, "quality_score": "40"})
+
+    _build(late_raw, late_warehouse)
+    plan = _plan(late_warehouse)
+    assert plan["months"] == ["2025-03-01"]
+    assert plan["scorecard_only"] == ["2025-03-01"]
+    assert plan["staff_scoped"] == {} and plan["patterns_staff_scoped"] == {}
+    with duckdb.connect(str(late_warehouse), read_only=True) as con:
+        (quality,) = con.execute(
+            "select quality_pct from marts.kpi_scorecard where staff_id = ? "
+            "and period_type = 'month' and period_start = date '2025-03-01'",
+            [corrected["staff_id"]],
+        ).fetchone() or (None,)
+    assert quality == 0.4
+
+    fresh = tmp_path / "fresh" / "warehouse.duckdb"
+    _build(late_raw, fresh)
+    for mart in MART_KEYS:
+        built, expected = _mart_rows(late_warehouse, mart), _mart_rows(fresh, mart)
+        assert built.keys() == expected.keys(), mart
+        differences = [
+            f"{mart} {key} {column}"
+            for key, row in expected.items()
+            for column, value in row.items()
+            if not _same(value, built[key][column])
+        ]
+        assert not differences, differences[:20]
+    # the analysts' snapshot republished those periods: its scorecard equals the warehouse's
+    paths = snapshot_paths(late_warehouse)
+    totals = "select count(*), round(sum(total_score), 4), round(sum(quality_pct), 4) from {}"
+    with duckdb.connect(str(late_warehouse), read_only=True) as con:
+        expected_totals = con.execute(totals.format("marts.kpi_scorecard")).fetchone()
+    with duckdb.connect(str(paths.database), read_only=True) as con:
+        assert con.execute(totals.format("kpi_scorecard")).fetchone() == expected_totals
+        files = f"read_parquet('{paths.parquet_dir / 'kpi_scorecard'}/*.parquet')"
+        assert con.execute(totals.format(files)).fetchone() == expected_totals
 
 
 def test_source_tests_of_a_later_build_check_new_rows_and_the_keys_they_share(

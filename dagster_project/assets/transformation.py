@@ -278,7 +278,11 @@ class RebuildPlan:
         """What the partitioned marts rebuild, per scope (None: everything)."""
         if self.scope is None:
             return None
-        return {"entries": self.scope.entries, "patterns": self.scope.patterns}
+        return {
+            "entries": self.scope.entries,
+            "patterns": self.scope.patterns,
+            "scorecard": dict.fromkeys(self.scope.scorecard_months),
+        }
 
     def dbt_plan(self) -> str | None:
         """The plan for dbt's macros (macros/incremental.sql), as JSON."""
@@ -293,6 +297,7 @@ class RebuildPlan:
                 "rebuild_months": [month.isoformat() for month in self.scope.months],
                 "entry_months": by_month(self.scope.entries),
                 "pattern_months": by_month(self.scope.patterns),
+                "scorecard_months": by_month(dict.fromkeys(self.scope.scorecard_months)),
                 "tested_through_delivery": self.tested_through_delivery,
             }
         )
@@ -312,7 +317,15 @@ class RebuildPlan:
             "staff_scoped": staff_counts(self.scope.entries),
             # the months only declaration_patterns rebuilds
             "patterns_only": [
-                month.isoformat() for month in self.scope.months if month not in self.scope.entries
+                month.isoformat()
+                for month in self.scope.patterns
+                if month not in self.scope.entries
+            ],
+            # the months only kpi_scorecard rebuilds (an evaluation, a document due in them)
+            "scorecard_only": [
+                month.isoformat()
+                for month in sorted(self.scope.scorecard)
+                if month not in self.scope.entries and month not in self.scope.patterns
             ],
             # the months declaration_patterns rebuilds for some staff only: how many
             "patterns_staff_scoped": staff_counts(self.scope.patterns),

@@ -37,11 +37,13 @@ CREATE TABLE IF NOT EXISTS audit.pending_months (
     delivery_id INTEGER NOT NULL,
     recorded_at TIMESTAMP NOT NULL,
     staff_id VARCHAR,
-    patterns_only BOOLEAN NOT NULL DEFAULT false
+    patterns_only BOOLEAN NOT NULL DEFAULT false,
+    scorecard_only BOOLEAN NOT NULL DEFAULT false
 );
--- warehouses created before staff-scoped rebuilds
+-- warehouses created before staff-scoped rebuilds, and before kpi_scorecard rebuilt periods
 ALTER TABLE audit.pending_months ADD COLUMN IF NOT EXISTS staff_id VARCHAR;
 ALTER TABLE audit.pending_months ADD COLUMN IF NOT EXISTS patterns_only BOOLEAN DEFAULT false;
+ALTER TABLE audit.pending_months ADD COLUMN IF NOT EXISTS scorecard_only BOOLEAN DEFAULT false;
 """
 
 # Above this many staff members in a month, the month is rebuilt for everyone: one pass over
@@ -262,7 +264,20 @@ def affected_scopes(
     return None
 
 
-# The columns affected_scopes reads, per source.
+def scorecard_scopes(source: str, affected: str) -> str | None:
+    """SQL over `affected` (old and new versions) giving the months (first_date) whose
+    kpi_scorecard periods the rows change beyond the months affected_scopes gives: a leader's
+    evaluation of a month, and an incoming document due in a month (the progress score of its
+    handler). kpi_scorecard rebuilds the month and its quarter, for everyone of every agency
+    (the quota on "excellent" ranks an agency's people within a period). None: nothing."""
+    if source == "evaluations":
+        return f"SELECT CAST(concat(period, '-01') AS DATE) FROM {affected}"
+    if source == "documents":
+        return f"SELECT due_date FROM {affected} WHERE direction = 'incoming'"
+    return None
+
+
+# The columns affected_scopes and scorecard_scopes read, per source.
 SCOPE_COLUMNS = {
     "worklog": ("work_date", "staff_id", "submitted_at"),
     "documents": (
@@ -272,7 +287,10 @@ SCOPE_COLUMNS = {
         "issued_date",
         "drafter_staff_id",
         "signer_staff_id",
+        "direction",
+        "due_date",
     ),
+    "evaluations": ("period",),
     "events": ("start_at", "end_at", "participant_staff_ids"),
     "leave": ("leave_start", "leave_end", "staff_id"),
     "staff": ("staff_id",),
@@ -310,7 +328,9 @@ def record_pending_months(
     """Queue the months and staff members that the valid rows of `staged_rows` (columns
     `t_<name>`, error column `_err`) change, before they replace the stored rows with the same
     key."""
-    if affected_scopes(spec.name, AFFECTED) is None or not _models_built(con):
+    month_scopes = affected_scopes(spec.name, AFFECTED) is not None
+    card_scopes = scorecard_scopes(spec.name, AFFECTED)
+    if not (month_scopes or card_scopes) or not _models_built(con):
         return
     cols = ", ".join(q(c.name) for c in spec.columns)
     new_rows = (
@@ -346,24 +366,38 @@ def record_pending_months(
     else:
         affected = new_rows
     needed = ", ".join(q(c) for c in SCOPE_COLUMNS[spec.name])
-    scopes = (
+    month_sql = (
         affected_scopes(spec.name, AFFECTED, stored_outgoing_numbers(con), stored_citations(con))
         if spec.name == "documents"
         else affected_scopes(spec.name, AFFECTED)
     )
+    parts = []
+    if month_sql is not None:
+        parts.append(
+            "SELECT first_date, last_date, staff_id, patterns_only, false AS scorecard_only "
+            f"FROM ({month_sql}) AS month_scopes (first_date, last_date, staff_id, patterns_only)"
+        )
+    if card_scopes is not None:
+        parts.append(
+            "SELECT first_date, first_date, CAST(NULL AS VARCHAR), false, true "
+            f"FROM ({card_scopes}) AS card_scopes (first_date)"
+        )
+    scopes = " UNION ALL ".join(parts)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {AFFECTED} AS SELECT {needed} FROM ({affected})")
     con.execute(
         f"""
         INSERT INTO audit.pending_months
-            (month_start, open_ended, source, delivery_id, recorded_at, staff_id, patterns_only)
+            (month_start, open_ended, source, delivery_id, recorded_at, staff_id, patterns_only,
+            scorecard_only)
         WITH spans AS (
             SELECT DISTINCT
                 CAST(date_trunc('month', first_date) AS DATE) AS first_month,
                 CAST(date_trunc('month', last_date) AS DATE) AS last_month,
                 staff_id,
-                patterns_only
+                patterns_only,
+                scorecard_only
             FROM ({scopes}) AS scopes
-                (first_date, last_date, staff_id, patterns_only)
+                (first_date, last_date, staff_id, patterns_only, scorecard_only)
             WHERE first_date IS NOT NULL
         ),
         months AS (
@@ -375,11 +409,12 @@ def record_pending_months(
                 )) AS DATE) AS month_start,
                 last_month IS NULL AS open_ended,
                 staff_id,
-                patterns_only
+                patterns_only,
+                scorecard_only
             FROM spans
         )
         SELECT month_start, open_ended, {lit(spec.name)}, {delivery_id}, ?, staff_id,
-            patterns_only
+            patterns_only, scorecard_only
         FROM months
         """,
         [now],
@@ -401,11 +436,19 @@ class RebuildScope:
     entries: MonthScope
     patterns: MonthScope
     latest_delivery: int  # the latest queued delivery it covers
+    # the months whose periods kpi_scorecard rebuilds, for everyone, besides the entries'
+    scorecard: frozenset[dt.date] = frozenset()
+
+    @property
+    def scorecard_months(self) -> list[dt.date]:
+        """The months whose month and quarter kpi_scorecard rebuilds: every month the entries
+        rebuild, and those an evaluation or a document due in them changed."""
+        return sorted(set(self.entries) | self.scorecard)
 
     @property
     def months(self) -> list[dt.date]:
         """Every month some model rebuilds."""
-        return sorted(set(self.entries) | set(self.patterns))
+        return sorted(set(self.entries) | set(self.patterns) | self.scorecard)
 
 
 def months_to_rebuild(
@@ -430,18 +473,21 @@ def months_to_rebuild(
                     ELSE month_start
                 END AS month_start,
                 staff_id,
-                patterns_only
+                patterns_only,
+                scorecard_only
             FROM audit.pending_months
             WHERE NOT open_ended OR $first IS NOT NULL
         )
         SELECT
             month_start,
-            bool_or(staff_id IS NULL AND NOT patterns_only) AS entries_for_everyone,
-            bool_or(staff_id IS NULL) AS patterns_for_everyone,
+            bool_or(staff_id IS NULL AND NOT patterns_only AND NOT scorecard_only)
+                AS entries_for_everyone,
+            bool_or(staff_id IS NULL AND NOT scorecard_only) AS patterns_for_everyone,
             list(DISTINCT staff_id ORDER BY staff_id)
                 FILTER (WHERE staff_id IS NOT NULL AND NOT patterns_only) AS entry_staff,
             list(DISTINCT staff_id ORDER BY staff_id)
-                FILTER (WHERE staff_id IS NOT NULL) AS pattern_staff
+                FILTER (WHERE staff_id IS NOT NULL) AS pattern_staff,
+            bool_or(scorecard_only) AS scorecard
         FROM expanded
         WHERE month_start IS NOT NULL
         GROUP BY month_start
@@ -450,10 +496,14 @@ def months_to_rebuild(
     ).fetchall()
     entries: MonthScope = {}
     patterns: MonthScope = {}
-    for month, entries_for_everyone, patterns_for_everyone, entry_staff, pattern_staff in queued:
-        if entries_for_everyone or entry_staff:
-            entries[month] = _staff_or_everyone(entries_for_everyone, entry_staff)
-        patterns[month] = _staff_or_everyone(patterns_for_everyone, pattern_staff)
+    scorecard: set[dt.date] = set()
+    for month, entries_all, patterns_all, entry_staff, pattern_staff, card in queued:
+        if entries_all or entry_staff:
+            entries[month] = _staff_or_everyone(entries_all, entry_staff)
+        if patterns_all or pattern_staff:
+            patterns[month] = _staff_or_everyone(patterns_all, pattern_staff)
+        if card:
+            scorecard.add(month)
     for_everyone = set(_range_changes(con, first_month, last_month))
     if extra is not None:
         for_everyone.update(_month_range(*extra))
@@ -465,6 +515,7 @@ def months_to_rebuild(
         entries=dict(sorted(entries.items())),
         patterns=dict(sorted(patterns.items())),
         latest_delivery=int((latest.fetchone() or (0,))[0]),
+        scorecard=frozenset(scorecard),
     )
 
 

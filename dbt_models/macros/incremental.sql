@@ -110,11 +110,24 @@
     nothing. -#}
 {% macro rebuild_scope_pieces(date_column, staff_column, months, scope_var='entry_months') -%}
     {%- set entry_months = kpi_rebuild_plan(scope_var) -%}
-    {%- if staff_column is none or entry_months is none or target.type == 'spark' -%}
+    {%- if entry_months is none or target.type == 'spark' -%}
         {{ return({
             'months': months | sort,
             'predicates': [in_rebuild_months_literal(date_column, months)] if months else [],
             'staff_conditions': ['1 = 1'] if months else [],
+        }) }}
+    {%- endif -%}
+    {%- if staff_column is none -%}
+        {#- whole months, those of the map only: a month queued for declaration_patterns or
+            kpi_scorecard alone does not change this model -#}
+        {%- set mapped = [] -%}
+        {%- for month in months | sort if month in entry_months -%}
+            {%- do mapped.append(month) -%}
+        {%- endfor -%}
+        {{ return({
+            'months': mapped,
+            'predicates': [in_rebuild_months_literal(date_column, mapped)] if mapped else [],
+            'staff_conditions': ['1 = 1'] if mapped else [],
         }) }}
     {%- endif -%}
     {%- set whole_months = [] -%}

@@ -1,10 +1,17 @@
 -- Decree 335/2025/NĐ-CP's 100-point scale: 30 points of general criteria (the leader's score)
 -- and 70 of task results measured from quantity, quality and progress, banded into the four
 -- ratings, with the quota on "excellent" applied within each agency and period.
+-- Partitioned by period: a build rebuilds the months and quarters holding the months it
+-- rebuilds for the entries, or that a delivered evaluation or document due in them changed
+-- (the plan's `scorecard_months`), whole, for everyone (the quota ranks an agency's people).
+{{ period_partitioned(scope_var='scorecard_months') }}
+{{ config(meta={'period_partition_column': 'period_start'}) }}
+
 with staff_productivity as (
 
     select * from {{ ref('staff_productivity') }}
     where period_type in ('month', 'quarter')
+        and {{ in_rebuilt_periods('period_type', 'period_start', scope_var='scorecard_months') }}
 
 ),
 
@@ -69,6 +76,7 @@ scored_periods as (
     select period_type, period_start, first_day_in_range, last_day_in_range
     from periods
     where period_type in ('month', 'quarter')
+        and {{ in_rebuilt_periods('period_type', 'period_start', scope_var='scorecard_months') }}
 
 ),
 
