@@ -156,9 +156,10 @@ def affected_scopes(
     versions) giving what they can change: (first_date, last_date, staff_id, patterns_only)
     with last_date NULL for "from first_date onwards" and staff_id NULL for everyone. None:
     the source changes no month-partitioned model (agencies feed only whole-table marts;
-    evaluations only kpi_scorecard's periods, scorecard_scopes). outgoing_numbers: SQL of the stored outgoing documents' (doc_id,
-    agency_code, doc_key) (stored_outgoing_numbers); citations: SQL of the stored entries'
-    citations (staff_id, work_date, doc_key) (stored_citations)."""
+    evaluations only kpi_scorecard's periods, scorecard_scopes). outgoing_numbers: SQL of the
+    stored outgoing documents' (doc_id, agency_code, doc_key) (stored_outgoing_numbers);
+    citations: SQL of the stored entries' citations (staff_id, work_date, doc_key)
+    (stored_citations)."""
     if source == "worklog":
         # Submission batches (declaration_patterns) take a person's entries submitted on the
         # same day, whatever their work month. A batch's size decides only whether its late
