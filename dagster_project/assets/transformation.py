@@ -176,11 +176,12 @@ def _models() -> list[dict[str, Any]]:
 
 
 def _has_partitioned_tables(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether every month-partitioned model has a table to add months to."""
+    """Whether every month- or period-partitioned model has a table to add to."""
     partitioned = [
         (node["schema"], node.get("alias") or node["name"])
         for node in _models()
         if node["config"].get("meta", {}).get("month_partition_column")
+        or node["config"].get("meta", {}).get("period_partition_column")
     ]
     existing = set(
         con.execute("SELECT table_schema, table_name FROM information_schema.tables").fetchall()

@@ -337,6 +337,15 @@
             if node.resource_type == 'model'
             and (node.alias or node.name) | lower == relation.identifier | lower
             and node.schema | lower == relation.schema | lower -%}
+            {%- if node.config.meta.get('period_partition_column') -%}
+                {#- a period-partitioned model: the rebuilt periods -#}
+                {%- set scoped = "(select * from " ~ relation ~ " where "
+                    ~ in_rebuilt_periods_literal('period_type', node.config.meta['period_partition_column'],
+                        node.config.meta.get('staff_scope_column', 'staff_id'),
+                        node.config.meta.get('period_scope_var', 'entry_months'))
+                    ~ (" and (" ~ where ~ ")" if where else "") ~ ") dbt_subquery" -%}
+                {{ return(scoped) }}
+            {%- endif -%}
             {%- set partition_column = node.config.meta.get('month_partition_column')
                 or node.config.meta.get('month_scope_column') -%}
             {%- set staff_column = node.config.meta.get('staff_scope_column') -%}
@@ -445,7 +454,20 @@
         incremental_strategy=kpi_incremental_strategy(),
         on_schema_change='fail',
         pre_hook="{{ delete_rebuild_periods('" ~ staff_column ~ "', '" ~ scope_var ~ "') }}",
+        meta=period_scope_meta(staff_column, scope_var),
     ) }}
+{%- endmacro %}
+
+{#- The meta that says a model's rows change by period: its data tests then check the rebuilt
+    periods only (kpi_scoped_test_relation), and the snapshot republishes them alone
+    (dagster_project/snapshot.py, PERIOD_MARTS). period_partitioned() sets it; a view over
+    such a model (staff_productivity) sets it alone. -#}
+{% macro period_scope_meta(staff_column='staff_id', scope_var='entry_months') -%}
+    {{ return({
+        'period_partition_column': 'period_start',
+        'staff_scope_column': staff_column,
+        'period_scope_var': scope_var,
+    }) }}
 {%- endmacro %}
 
 {#- [{'month': 'YYYY-MM-01', 'staff_condition': ...}] of the months this run rebuilds, each
@@ -471,6 +493,14 @@
     builds. -#}
 {% macro in_rebuilt_periods(period_type_column, period_start_column, staff_column='staff_id', scope_var='entry_months') -%}
     {%- if rebuilds_selected_months() -%}
+        {{ in_rebuilt_periods_literal(period_type_column, period_start_column, staff_column, scope_var) }}
+    {%- else -%}
+        1 = 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- in_rebuilt_periods outside a model (tests have no is_incremental()). -#}
+{% macro in_rebuilt_periods_literal(period_type_column, period_start_column, staff_column='staff_id', scope_var='entry_months') -%}
         {%- set predicates = [] -%}
         {%- for piece in rebuild_period_pieces(staff_column, scope_var) -%}
             {%- set month = piece.month -%}
@@ -485,9 +515,6 @@
             {%- do predicates.append("((" ~ periods | join(' or ') ~ ") and " ~ piece.staff_condition ~ ")") -%}
         {%- endfor -%}
         ({{ predicates | join(' or ') or '1 = 0' }})
-    {%- else -%}
-        1 = 1
-    {%- endif -%}
 {%- endmacro %}
 
 {#- A predicate keeping the month rows that make up the periods in_rebuilt_periods keeps: the
@@ -495,6 +522,14 @@
     true on full builds. -#}
 {% macro in_rebuilt_periods_months(month_column, staff_column='staff_id', scope_var='entry_months') -%}
     {%- if rebuilds_selected_months() -%}
+        {{ in_rebuilt_periods_months_literal(month_column, staff_column, scope_var) }}
+    {%- else -%}
+        1 = 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- in_rebuilt_periods_months outside a model. -#}
+{% macro in_rebuilt_periods_months_literal(month_column, staff_column='staff_id', scope_var='entry_months') -%}
         {%- set predicates = [] -%}
         {%- for piece in rebuild_period_pieces(staff_column, scope_var) -%}
             {%- set year = piece.month[0:4] | int -%}
@@ -504,9 +539,6 @@
             ) -%}
         {%- endfor -%}
         ({{ predicates | join(' or ') or '1 = 0' }})
-    {%- else -%}
-        1 = 1
-    {%- endif -%}
 {%- endmacro %}
 
 {#- The pre-hook of a period-partitioned model. -#}

@@ -5,7 +5,6 @@
 -- rebuilds for the entries, or that a delivered evaluation or document due in them changed
 -- (the plan's `scorecard_months`), whole, for everyone (the quota ranks an agency's people).
 {{ period_partitioned(scope_var='scorecard_months') }}
-{{ config(meta={'period_partition_column': 'period_start'}) }}
 
 with staff_productivity as (
 

@@ -3,7 +3,7 @@
 -- period as the model's (period_partitioned()): the analysts' snapshot republishes the periods a
 -- build rebuilt (dagster_project/snapshot.py, PERIOD_MARTS).
 {{ projection_mart() }}
-{{ config(meta={'period_partition_column': 'period_start'}) }}
+{{ config(meta=period_scope_meta()) }}
 
 with staff_periods as (
 

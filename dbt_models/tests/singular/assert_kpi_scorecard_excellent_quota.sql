@@ -14,7 +14,9 @@ with scored as (
                 round(quantity_pct, 4) desc,
                 staff_id asc
         ) as excellent_rank
-    from {{ ref('kpi_scorecard') }}
+    -- the periods this build rebuilt (all of them on a full build): the others were checked
+    -- when they were built
+    from {{ kpi_scoped_test_relation(ref('kpi_scorecard')) }}
 
 ),
 

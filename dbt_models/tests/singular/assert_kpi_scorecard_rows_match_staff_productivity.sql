@@ -1,9 +1,13 @@
 -- kpi_scorecard has exactly one row for every month and quarter row of staff_productivity, and
--- no other. Returns the keys present on one side only.
+-- no other. Returns the keys present on one side only. A build of some months compares the
+-- periods kpi_scorecard rebuilt (they hold every period staff_productivity changed in).
+{%- set rebuilt = "1 = 1" if rebuild_months() is none
+    else in_rebuilt_periods_literal('period_type', 'period_start', 'staff_id', 'scorecard_months') %}
 with scorecard as (
 
     select staff_id, agency_code, period_type, period_start
     from {{ ref('kpi_scorecard') }}
+    where {{ rebuilt }}
 
 ),
 
@@ -12,6 +16,7 @@ productivity as (
     select staff_id, agency_code, period_type, period_start
     from {{ ref('staff_productivity') }}
     where period_type in ('month', 'quarter')
+        and {{ rebuilt }}
 
 ),
 

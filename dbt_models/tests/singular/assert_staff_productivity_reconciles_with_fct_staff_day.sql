@@ -1,9 +1,10 @@
 -- Every month of staff_productivity equals the sum of its staff-days in fct_staff_day (staff-days
 -- with an assignment, by agency), and every quarter and year equals the sum of its months.
--- Returns the rows that differ. fct_staff_day is partitioned by month: an incremental build
--- compares the months it rebuilt (for the staff members it rebuilt them for) with their
--- staff-days, and every quarter and year with their
--- months (a small table), instead of summing every staff-day of history again.
+-- Returns the rows that differ. fct_staff_day is partitioned by month and staff_productivity by
+-- period: an incremental build compares the months it rebuilt (for the staff members it rebuilt
+-- them for) with their staff-days, and the quarters and years it rebuilt with their months,
+-- instead of summing every staff-day of history again.
+{%- set plan = rebuild_months() is not none %}
 with staff_days as (
 
     select * from {{ kpi_scoped_test_relation(ref('fct_staff_day')) }}
@@ -61,7 +62,20 @@ periods_from_months as (
     cross join period_types
     where months.period_type = 'month'
         and period_types.period_type <> 'month'
+    {%- if plan %}
+        and {{ in_rebuilt_periods_months_literal('months.period_start', 'months.staff_id') }}
+    {%- endif %}
     group by 1, 2, 3, 4
+
+),
+
+-- the months of a rebuilt year also sum its other quarters: compared where rebuilt only
+rebuilt_periods_from_months as (
+
+    select * from periods_from_months
+    {%- if plan %}
+    where {{ in_rebuilt_periods_literal('period_type', 'period_start', 'staff_id') }}
+    {%- endif %}
 
 ),
 
@@ -69,6 +83,9 @@ longer_periods as (
 
     select * from productivity
     where period_type <> 'month'
+    {%- if plan %}
+        and {{ in_rebuilt_periods_literal('period_type', 'period_start', 'staff_id') }}
+    {%- endif %}
 
 ),
 
@@ -108,7 +125,7 @@ period_differences as (
         longer_periods.credited_hours,
         periods_from_months.credited_hours as summed_credited_hours
     from longer_periods
-    full outer join periods_from_months
+    full outer join rebuilt_periods_from_months as periods_from_months
         on longer_periods.staff_id = periods_from_months.staff_id
         and longer_periods.agency_code = periods_from_months.agency_code
         and longer_periods.period_type = periods_from_months.period_type
