@@ -416,6 +416,20 @@ def _evidence_status(warehouse: Path, entry_id: str) -> str | None:
     return row[0] if row else None
 
 
+def _assert_marts_equal(built_warehouse: Path, fresh_warehouse: Path) -> None:
+    """Every public mart of `built_warehouse` holds the rows of `fresh_warehouse`'s."""
+    for mart in MART_KEYS:
+        built, expected = _mart_rows(built_warehouse, mart), _mart_rows(fresh_warehouse, mart)
+        assert built.keys() == expected.keys(), mart
+        differences = [
+            f"{mart} {key} {column}"
+            for key, row in expected.items()
+            for column, value in row.items()
+            if not _same(value, built[key][column])
+        ]
+        assert not differences, differences[:20]
+
+
 def test_a_late_document_rebuilds_march_for_the_author_citing_it(
     batches: tuple[Path, Path], incremental_warehouse: tuple[Path, str], tmp_path: Path
 ) -> None:
@@ -458,16 +472,7 @@ def test_a_late_document_rebuilds_march_for_the_author_citing_it(
     _build(late_raw, fresh)
     assert _plan(fresh)["mode"] == "first_build"
     assert _evidence_status(late_warehouse, cited[0]["entry_id"]) == "evidenced"
-    for mart in MART_KEYS:
-        built, expected = _mart_rows(late_warehouse, mart), _mart_rows(fresh, mart)
-        assert built.keys() == expected.keys(), mart
-        differences = [
-            f"{mart} {key} {column}"
-            for key, row in expected.items()
-            for column, value in row.items()
-            if not _same(value, built[key][column])
-        ]
-        assert not differences, differences[:20]
+    _assert_marts_equal(late_warehouse, fresh)
 
 
 def test_a_corrected_evaluation_rebuilds_its_months_scorecard_for_everyone(
@@ -504,16 +509,7 @@ def test_a_corrected_evaluation_rebuilds_its_months_scorecard_for_everyone(
 
     fresh = tmp_path / "fresh" / "warehouse.duckdb"
     _build(late_raw, fresh)
-    for mart in MART_KEYS:
-        built, expected = _mart_rows(late_warehouse, mart), _mart_rows(fresh, mart)
-        assert built.keys() == expected.keys(), mart
-        differences = [
-            f"{mart} {key} {column}"
-            for key, row in expected.items()
-            for column, value in row.items()
-            if not _same(value, built[key][column])
-        ]
-        assert not differences, differences[:20]
+    _assert_marts_equal(late_warehouse, fresh)
     # the analysts' snapshot republished those periods: its scorecard equals the warehouse's
     paths = snapshot_paths(late_warehouse)
     totals = "select count(*), round(sum(total_score), 4), round(sum(quality_pct), 4) from {}"
