@@ -337,14 +337,9 @@ def test_nothing_new_rebuilds_nothing_and_a_backfill_rebuilds_its_range(
     differences = _differences(warehouse)
     assert not differences, f"{len(differences)} differences:\n" + "\n".join(differences[:30])
     # the analysts' snapshot republished April too, in its table and its Parquet file
-    paths = snapshot_paths(warehouse)
-    totals = "select count(*), round(sum(credited_hours), 6) from {}"
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        expected_totals = con.execute(totals.format("marts.fct_staff_day")).fetchone()
-    with duckdb.connect(str(paths.database), read_only=True) as con:
-        assert con.execute(totals.format("fct_staff_day")).fetchone() == expected_totals
-        files = f"read_parquet('{paths.parquet_dir / 'fct_staff_day'}/*.parquet')"
-        assert con.execute(totals.format(files)).fetchone() == expected_totals
+    _assert_snapshot_matches(
+        warehouse, "fct_staff_day", "select count(*), round(sum(credited_hours), 6) from {}"
+    )
 
 
 def test_a_build_drops_the_tables_of_models_no_longer_in_the_project(
@@ -414,6 +409,18 @@ def _evidence_status(warehouse: Path, entry_id: str) -> str | None:
             "select evidence_status from marts.worklog_evidence where entry_id = ?", [entry_id]
         ).fetchone()
     return row[0] if row else None
+
+
+def _assert_snapshot_matches(warehouse: Path, mart: str, totals: str) -> None:
+    """The snapshot's table and Parquet files of `mart` give the warehouse mart's `totals` (a
+    query with `{}` for the relation)."""
+    paths = snapshot_paths(warehouse)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        expected = con.execute(totals.format(f"marts.{mart}")).fetchone()
+    with duckdb.connect(str(paths.database), read_only=True) as con:
+        assert con.execute(totals.format(mart)).fetchone() == expected, mart
+        files = f"read_parquet('{paths.parquet_dir / mart}/*.parquet')"
+        assert con.execute(totals.format(files)).fetchone() == expected, mart
 
 
 def _assert_marts_equal(built_warehouse: Path, fresh_warehouse: Path) -> None:
@@ -511,14 +518,11 @@ def test_a_corrected_evaluation_rebuilds_its_months_scorecard_for_everyone(
     _build(late_raw, fresh)
     _assert_marts_equal(late_warehouse, fresh)
     # the analysts' snapshot republished those periods: its scorecard equals the warehouse's
-    paths = snapshot_paths(late_warehouse)
-    totals = "select count(*), round(sum(total_score), 4), round(sum(quality_pct), 4) from {}"
-    with duckdb.connect(str(late_warehouse), read_only=True) as con:
-        expected_totals = con.execute(totals.format("marts.kpi_scorecard")).fetchone()
-    with duckdb.connect(str(paths.database), read_only=True) as con:
-        assert con.execute(totals.format("kpi_scorecard")).fetchone() == expected_totals
-        files = f"read_parquet('{paths.parquet_dir / 'kpi_scorecard'}/*.parquet')"
-        assert con.execute(totals.format(files)).fetchone() == expected_totals
+    _assert_snapshot_matches(
+        late_warehouse,
+        "kpi_scorecard",
+        "select count(*), round(sum(total_score), 4), round(sum(quality_pct), 4) from {}",
+    )
 
 
 def test_source_tests_of_a_later_build_check_new_rows_and_the_keys_they_share(
