@@ -14,9 +14,13 @@ For each history length H (months from 2025-01-01):
 4. reference: `bench/reference.py` (bench/reference.sql) on the same worklog CSVs;
 5. one more day of exports, the first working day after the history
    (`kpi generate --append-day`, cached in `<data-dir>/months-H/append-<day>/`);
+
+then, once every history has its full build:
+
 6. incremental build: plain `kpi build` on the same warehouse, run --incremental-runs times
-   (3), each from a copy of the warehouse as the full build left it, evicted from the page
-   cache; the median run counts;
+   (3) in turns with the other histories (3 months, 12 months, 3 months, ...), each from a
+   copy of the warehouse as the full build left it, evicted from the page cache, with the
+   program read into it; the median run counts;
 7. the reference again on all files, to check the incremental build's totals.
 
 Every measured step is a separate subprocess (own process group); its wall time and the peak
@@ -512,16 +516,41 @@ def _failed(run: Run, step: Step) -> bool:
     return True
 
 
-def run_history(args: argparse.Namespace, months: int) -> Run:
+@dataclass
+class History:
+    """One history length being measured: its dataset, working folder and commands."""
+
+    run: Run
+    ds: Dataset
+    day: date
+    work: Path
+    logs: Path
+    raw: Path
+    warehouse: Path
+    build: list[Any]
+    reference: list[Any]
+    env: dict[str, str]
+    full: Step | None = None
+    # the warehouse as the full build left it: each incremental run starts from a copy
+    saved: Path | None = None
+    attempts: list[tuple[Step, dict[str, Any] | None, str]] = field(default_factory=list)
+
+    @property
+    def ready_for_incremental(self) -> bool:
+        return self.saved is not None and all(a[0].returncode == 0 for a in self.attempts)
+
+
+def prepare_history(args: argparse.Namespace, months: int) -> History:
+    """The dataset of `months` months (generated or reused), linked into a fresh working
+    folder, and its worklog counted."""
     _say(f"== {months} months of history (scale {args.scale:g}) ==")
     ds = dataset(args.data_dir, months, args.scale, args.seed)
     end = date.fromisoformat(ds.params["end"])
-    day = first_working_day_after(end)
     run = Run(
         months,
         ds.params["start"],
         ds.params["end"],
-        day.isoformat(),
+        first_working_day_after(end).isoformat(),
         str(ds.folder),
         generate_s=ds.generate_s,
         generate_peak_rss_gb=ds.generate_peak_gb,
@@ -550,122 +579,120 @@ def run_history(args: argparse.Namespace, months: int) -> Run:
     env = dict(os.environ)
     env.pop("KPI_RAW_DIR", None)
     env.pop("KPI_WAREHOUSE", None)
-    build = [KPI, "build", "--raw", raw, "--warehouse", warehouse]
-    reference = [
-        sys.executable,
-        BENCH / "reference.py",
-        "--raw",
-        raw,
-        "--db",
-        work / "reference" / "reference.duckdb",
-        "--memory-limit",
-        args.memory_limit,
-    ]
-    try:
-        _measure_history(
-            run, ds, day, raw, warehouse, logs, build, reference, env, args.incremental_runs
-        )
-    finally:
-        if not args.keep_work:
-            shutil.rmtree(work, ignore_errors=True)
-    return run
-
-
-def _measure_history(
-    run: Run,
-    ds: Dataset,
-    day: date,
-    raw: Path,
-    warehouse: Path,
-    logs: Path,
-    build: list[Any],
-    reference: list[Any],
-    env: dict[str, str],
-    incremental_runs: int,
-) -> None:
-    builds: list[Step] = []
-    measure(
-        "prepare the dbt manifest (not timed)",
-        [sys.executable, "-c", PREPARE_MANIFEST],
-        logs / "prepare_manifest.log",
+    return History(
+        run=run,
+        ds=ds,
+        day=date.fromisoformat(run.append_day),
+        work=work,
+        logs=logs,
+        raw=raw,
+        warehouse=warehouse,
+        build=[KPI, "build", "--raw", raw, "--warehouse", warehouse],
+        reference=[
+            sys.executable,
+            BENCH / "reference.py",
+            "--raw",
+            raw,
+            "--db",
+            work / "reference" / "reference.duckdb",
+            "--memory-limit",
+            args.memory_limit,
+        ],
         env=env,
     )
 
-    # The full build, and the reference on the same files.
+
+def measure_full(h: History) -> None:
+    """The full build and the reference on the same files; then one more day of exports."""
+    run = h.run
+    measure(
+        "prepare the dbt manifest (not timed)",
+        [sys.executable, "-c", PREPARE_MANIFEST],
+        h.logs / "prepare_manifest.log",
+        env=h.env,
+    )
     load_into_page_cache(program_folders())
-    full = _build_step("full build", build, logs / "full_build.log", env, run)
-    builds.append(full)
+    full = _build_step("full build", h.build, h.logs / "full_build.log", h.env, run)
     run.peak_rss_gb = full.peak_rss_gb
-    run.timings["full"] = read_timings(warehouse)
-    _keep(warehouse, logs, "full")
-    ref = measure("reference", reference, logs / "reference.log", check=False)
+    run.timings["full"] = read_timings(h.warehouse)
+    _keep(h.warehouse, h.logs, "full")
+    ref = measure("reference", h.reference, h.logs / "reference.log", check=False)
     run.steps.append(_step_row(ref))
     if not _failed(run, ref):
         run.reference_s = ref.wall_s
     if _failed(run, full):
         return
+    h.full = full
     run.full_build_s = full.wall_s
     if run.reference_s:
         run.full_over_reference = full.wall_s / run.reference_s
         run.full_over_reference_cpu = full.cpu_s / max(ref.cpu_s, 1e-9)
-        ref_full = _last_json_line(logs / "reference.log")
+        ref_full = _last_json_line(h.logs / "reference.log")
         run.checks["full"] = _check(
-            "full build = reference", warehouse_figures(warehouse), ref_full
+            "full build = reference", warehouse_figures(h.warehouse), ref_full
         )
 
-    # One more day of exports, the incremental build, the reference on all files. The
-    # incremental build runs several times, each from a copy of the warehouse as the full build
-    # left it and with that copy out of the page cache: on this shared machine one run of the
-    # same build varied by a fifth, and the median is steadier than any one run.
-    saved = warehouse.parent.with_name(warehouse.parent.name + ".after-full")
+    saved = h.warehouse.parent.with_name(h.warehouse.parent.name + ".after-full")
     shutil.rmtree(saved, ignore_errors=True)
-    shutil.copytree(warehouse.parent, saved)
-    app = append_day(ds, raw, day, logs)
+    shutil.copytree(h.warehouse.parent, saved)
+    h.saved = saved
+    app = append_day(h.ds, h.raw, h.day, h.logs)
     if app is not None:
         run.steps.append(_step_row(app))
-    day_file = raw / "worklog" / f"{day.isoformat()}.csv"
+    day_file = h.raw / "worklog" / f"{h.day.isoformat()}.csv"
     if day_file.is_file():
         with day_file.open("rb") as f:
             run.appended_worklog_rows = max(0, sum(1 for _ in f) - 1)
-    attempts: list[tuple[Step, dict[str, Any] | None, str]] = []  # (step, timings, logs tag)
-    for attempt in range(1, incremental_runs + 1):
-        shutil.rmtree(warehouse.parent)
-        shutil.copytree(saved, warehouse.parent)
-        load_into_page_cache(program_folders())
-        evict_from_page_cache(warehouse.parent)
-        step = measure(
-            f"incremental build {attempt}/{incremental_runs}",
-            build,
-            logs / f"incremental_build_{attempt}.log",
-            env=env,
-            check=False,
-        )
-        tag = f"incremental_{attempt}"
-        _keep(warehouse, logs, tag)
-        attempts.append((step, read_timings(warehouse), tag))
-        run.incremental_runs_s.append(round(step.wall_s, 2))
-        if step.returncode != 0:
-            break
-    shutil.rmtree(saved, ignore_errors=True)
+
+
+def measure_incremental(h: History, attempt: int, runs: int) -> None:
+    """One run of the one-day build, from a copy of the warehouse as the full build left it,
+    with that copy out of the page cache and the program in it."""
+    assert h.saved is not None
+    shutil.rmtree(h.warehouse.parent)
+    shutil.copytree(h.saved, h.warehouse.parent)
+    load_into_page_cache(program_folders())
+    evict_from_page_cache(h.warehouse.parent)
+    step = measure(
+        f"incremental build {attempt}/{runs} ({h.run.months} months)",
+        h.build,
+        h.logs / f"incremental_build_{attempt}.log",
+        env=h.env,
+        check=False,
+    )
+    tag = f"incremental_{attempt}"
+    _keep(h.warehouse, h.logs, tag)
+    h.attempts.append((step, read_timings(h.warehouse), tag))
+    h.run.incremental_runs_s.append(round(step.wall_s, 2))
+
+
+def finish_history(h: History) -> None:
+    """The median incremental run stands for the one-day build; the reference on all files
+    checks its totals."""
+    run = h.run
+    if h.saved is not None:
+        shutil.rmtree(h.saved, ignore_errors=True)
+    if h.full is None or not h.attempts:
+        return
+    ok = [a for a in h.attempts if a[0].returncode == 0]
     # the median run stands for the incremental build (the last one, if one failed)
-    ok = [a for a in attempts if a[0].returncode == 0]
     incr, incr_timings, incr_tag = (
         sorted(ok, key=lambda a: a[0].wall_s)[(len(ok) - 1) // 2]
-        if len(ok) == len(attempts)
-        else attempts[-1]
+        if len(ok) == len(h.attempts)
+        else h.attempts[-1]
     )
     incr.name = "incremental build"
     run.steps.append(_step_row(incr))
-    builds += [a[0] for a in attempts]
-    run.peak_rss_gb = max(b.peak_rss_gb for b in builds)
+    run.peak_rss_gb = max([h.full.peak_rss_gb] + [a[0].peak_rss_gb for a in h.attempts])
     run.timings["incremental"] = incr_timings
     # the logs of the run the results stand for, under the name a single run had
     for name in ("build_timings.json", "last_build.log"):
-        kept = logs / f"{incr_tag}_{name}"
+        kept = h.logs / f"{incr_tag}_{name}"
         if kept.is_file():
-            shutil.copy2(kept, logs / f"incremental_{name}")
+            shutil.copy2(kept, h.logs / f"incremental_{name}")
+    # the warehouse holds the last run's result: the same data as the median run's
     ref2 = measure(
-        "reference after append", reference, logs / "reference_after_append.log", check=False
+        "reference after append", h.reference, h.logs / "reference_after_append.log", check=False
     )
     run.steps.append(_step_row(ref2))
     if not _failed(run, ref2):
@@ -673,14 +700,38 @@ def _measure_history(
     if _failed(run, incr):
         return
     run.incremental_build_s = incr.wall_s
-    run.incremental_over_full = incr.wall_s / full.wall_s
-    run.incremental_over_full_cpu = incr.cpu_s / max(full.cpu_s, 1e-9)
+    run.incremental_over_full = incr.wall_s / h.full.wall_s
+    run.incremental_over_full_cpu = incr.cpu_s / max(h.full.cpu_s, 1e-9)
     if run.reference_after_append_s:
         run.checks["incremental"] = _check(
             "incremental build = reference on all files",
-            warehouse_figures(warehouse),
-            _last_json_line(logs / "reference_after_append.log"),
+            warehouse_figures(h.warehouse),
+            _last_json_line(h.logs / "reference_after_append.log"),
         )
+
+
+def run_histories(args: argparse.Namespace) -> list[Run]:
+    """Every history's full build first, then the incremental runs in turns (3 months,
+    12 months, 3 months, ...): the growth of the one-day build with history is a ratio of runs
+    of different histories, and on a shared machine the speed drifts over minutes, so the runs
+    compared are close in time."""
+    histories: list[History] = []
+    try:
+        for months in args.months:
+            h = prepare_history(args, months)
+            histories.append(h)
+            measure_full(h)
+        for attempt in range(1, args.incremental_runs + 1):
+            for h in histories:
+                if h.ready_for_incremental:
+                    measure_incremental(h, attempt, args.incremental_runs)
+        for h in histories:
+            finish_history(h)
+    finally:
+        if not args.keep_work:
+            for h in histories:
+                shutil.rmtree(h.work, ignore_errors=True)
+    return [h.run for h in histories]
 
 
 def _manifest_mtime() -> float:
@@ -1255,10 +1306,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     info = machine()
     started = datetime.now()
     t0 = time.monotonic()
-    runs: list[Run] = []
     with _signals():
-        for months in args.months:
-            runs.append(run_history(args, months))
+        runs = run_histories(args)
     finished = {
         "started": started.isoformat(timespec="seconds"),
         "finished": datetime.now().isoformat(timespec="seconds"),
