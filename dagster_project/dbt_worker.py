@@ -106,7 +106,7 @@ def start_for_build(warehouse: Path) -> Worker | None:
     and keep it for the dbt step (take())."""
     from dagster_project import settings
 
-    target = settings.DBT_PROJECT_DIR / "target" / f"kpi_dbt_models-{uuid.uuid4().hex[:12]}"
+    target = settings.new_dbt_invocation_target(uuid.uuid4().hex[:12])
     target.mkdir(parents=True, exist_ok=True)
     state = settings.dbt_parse_state(warehouse)
     if state.exists():

@@ -7,11 +7,18 @@ Every entry point (the `kpi` CLI, the Dagster UI, the tests) resolves paths here
 from __future__ import annotations
 
 import os
+import shutil
+import time
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_models"
 SEEDS_DIR = PROJECT_ROOT / "seeds"
+DBT_TARGET_DIR = DBT_PROJECT_DIR / "target"
+# Each build's dbt command has a target folder of its own (its compiled SQL and dbt.log, kept
+# for inspection), named after the dbt step; only the last ones are kept.
+DBT_INVOCATION_PREFIX = "kpi_dbt_models-"
+DBT_INVOCATIONS_KEPT = 20
 
 RAW_DIR_ENV = "KPI_RAW_DIR"
 WAREHOUSE_ENV = "KPI_WAREHOUSE"
@@ -93,3 +100,31 @@ def use_paths(raw: Path | None = None, warehouse: Path | None = None) -> tuple[P
     if warehouse is not None:
         os.environ[WAREHOUSE_ENV] = str(Path(warehouse).resolve())
     return raw_dir(), warehouse_path()
+
+
+def new_dbt_invocation_target(suffix: str) -> Path:
+    """The target folder of one build's dbt command, after removing the oldest others."""
+    prune_dbt_invocations(DBT_TARGET_DIR)
+    return DBT_TARGET_DIR / f"{DBT_INVOCATION_PREFIX}{suffix}"
+
+
+def prune_dbt_invocations(
+    target_dir: Path, keep: int = DBT_INVOCATIONS_KEPT, min_age_s: float = 3600.0
+) -> list[Path]:
+    """Remove the dbt invocation folders of `target_dir` beyond the `keep` newest: a build a
+    day leaves about 3 MB each, which would otherwise pile up for ever. A folder written to in
+    the last `min_age_s` stays: another build (of another warehouse) may be using it."""
+    if not target_dir.is_dir():
+        return []
+    folders = sorted(
+        (entry for entry in target_dir.glob(DBT_INVOCATION_PREFIX + "*") if entry.is_dir()),
+        key=lambda entry: entry.stat().st_mtime,
+        reverse=True,
+    )
+    now = time.time()
+    removed = []
+    for folder in folders[keep:]:
+        if now - folder.stat().st_mtime >= min_age_s:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed

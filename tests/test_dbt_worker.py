@@ -9,9 +9,10 @@ import os
 import socket
 import subprocess
 import threading
+import time
 from pathlib import Path
 
-from dagster_project import dbt_worker
+from dagster_project import dbt_worker, settings
 from dagster_project.resources import dbt_executable
 
 
@@ -107,3 +108,27 @@ def test_an_unused_worker_stops_with_the_build(tmp_path: Path) -> None:
     worker.stop()
     assert worker.process.returncode is not None
     assert not worker.socket_path.exists()
+
+
+def test_only_the_newest_dbt_invocation_folders_are_kept(tmp_path: Path) -> None:
+    now = time.time()
+    for age_days in range(25):
+        folder = tmp_path / f"{settings.DBT_INVOCATION_PREFIX}{age_days:02d}"
+        folder.mkdir()
+        (folder / "dbt.log").write_text("{}")
+        os.utime(folder, (now - age_days * 86400, now - age_days * 86400))
+    (tmp_path / "manifest.json").write_text("{}")
+
+    removed = settings.prune_dbt_invocations(tmp_path, keep=20)
+
+    assert sorted(p.name for p in removed) == [
+        f"{settings.DBT_INVOCATION_PREFIX}{age:02d}" for age in range(20, 25)
+    ]
+    assert len(list(tmp_path.iterdir())) == 20 + 1
+
+    # a folder written to within the hour stays whatever the count: a build may be using it
+    settings.prune_dbt_invocations(tmp_path, keep=0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        f"{settings.DBT_INVOCATION_PREFIX}00",
+        "manifest.json",
+    ]

@@ -504,10 +504,8 @@ def _invocation_target(context: AssetExecutionContext, warehouse_file: Path) -> 
     last build. dbt's partial parse is valid for one profile, and the profile holds the
     warehouse's path: the project's own file (from `dbt parse`) names the default warehouse,
     so any other warehouse would parse the project from scratch at every build."""
-    target = (
-        dbt_project.project_dir
-        / dbt_project.target_path
-        / f"{context.op_execution_context.op.name}-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}"
+    target = settings.new_dbt_invocation_target(
+        f"{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}"
     )
     state = _parse_state(warehouse_file)
     if state.exists():
