@@ -117,15 +117,18 @@ def prune_dbt_invocations(
     be using it."""
     if not target_dir.is_dir():
         return []
-    folders = sorted(
-        (entry for entry in target_dir.glob(DBT_INVOCATION_PREFIX + "*") if entry.is_dir()),
-        key=lambda entry: entry.stat().st_mtime,
-        reverse=True,
-    )
+    # another build may be pruning at the same time: a folder gone meanwhile is skipped
+    modified: dict[Path, float] = {}
+    for entry in target_dir.glob(DBT_INVOCATION_PREFIX + "*"):
+        try:
+            if entry.is_dir():
+                modified[entry] = entry.stat().st_mtime
+        except OSError:
+            continue
     now = time.time()
     removed = []
-    for folder in folders[keep:]:
-        if now - folder.stat().st_mtime >= min_age_s:
+    for folder in sorted(modified, key=modified.__getitem__, reverse=True)[keep:]:
+        if now - modified[folder] >= min_age_s:
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
     return removed
