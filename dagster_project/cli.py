@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import subprocess
@@ -357,7 +358,7 @@ def make_parser() -> argparse.ArgumentParser:
         help="where the dbt models run: duckdb (default), or Apache Spark through dbt-spark "
         "(install extra `spark`; raw.* exported to Parquet beside the warehouse, in spark/)",
     )
-    build.set_defaults(handler=cmd_build)
+    build.set_defaults(handler=cmd_build, exit_without_teardown=True)
 
     run = commands.add_parser(
         "run",
@@ -441,5 +442,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     return int(args.handler(args))
 
 
+def run() -> None:
+    """The `kpi` command. A build ends without Python's teardown: freeing the objects that
+    Dagster's and dbt's modules hold took about 0.9 s of every `kpi build`, a twentieth of a
+    one-day build, when every file, database and child process of the build is closed."""
+    args = make_parser().parse_args()
+    code = int(args.handler(args))
+    if getattr(args, "exit_without_teardown", False):
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
