@@ -12,6 +12,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from dagster_project import dbt_worker, settings
 from dagster_project.resources import dbt_executable
 
@@ -132,3 +134,40 @@ def test_only_the_newest_dbt_invocation_folders_are_kept(tmp_path: Path) -> None
         f"{settings.DBT_INVOCATION_PREFIX}00",
         "manifest.json",
     ]
+
+
+def test_the_worker_starts_the_longest_chain_first_when_a_thread_is_free(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import networkx as nx
+    from dbt.graph.queue import GraphQueue
+    from dbt.task.runnable import GraphRunnableTask
+
+    for cls, name in (
+        (GraphQueue, "_get_scores"),
+        (GraphQueue, "get"),
+        (GraphRunnableTask, "run_queue"),
+    ):
+        monkeypatch.setattr(cls, name, getattr(cls, name))  # restored after the test
+    # "z_stage" heads the longest chain (stage → slow model); "test_a" and "test_b" are ready too
+    dbt_worker.schedule_longest_chain_first({"z_slow_model": 5.0, "z_stage": 0.2})
+    graph = nx.DiGraph([("z_stage", "z_slow_model")])
+    graph.add_nodes_from(["test_a", "test_b"])
+
+    class Manifest:
+        def expect(self, unique_id: str) -> str:
+            return unique_id
+
+    queue = GraphQueue(graph, Manifest(), set(graph.nodes))  # type: ignore[arg-type]
+    queue._kpi_threads = 1  # type: ignore[attr-defined]
+    assert queue.get() == "z_stage"
+
+    taken: list[str] = []
+    waiting = threading.Thread(target=lambda: taken.append(queue.get()))
+    waiting.start()
+    waiting.join(0.3)
+    assert taken == []  # the only thread is busy: nothing else is taken from the queue
+    queue.mark_done("z_stage")
+    waiting.join(5)
+    # the slow model became ready after the tests, and goes before them
+    assert taken == ["z_slow_model"]
