@@ -61,6 +61,9 @@ def _build(
     # dbt starts now and parses the project on the other core while this process loads Dagster
     # and ingests the new files; the dbt step then finds it ready (dbt_worker.py).
     worker = dbt_worker.start_for_build(warehouse_file) if engine == "duckdb" else None
+    from dagster_project import snapshot
+
+    snapshot.prefetch_previous_snapshot(warehouse_file)
     try:
         from dagster_project.build import BuildScope, run_build
 
@@ -71,6 +74,7 @@ def _build(
     finally:
         if worker is not None:
             worker.stop()
+        snapshot.discard_prefetched_snapshot(warehouse_file)
     if outcome.success:
         if engine == "spark":
             from dagster_project.engines.spark import spark_paths

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import threading
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -336,6 +337,66 @@ def _mart_scope(table: str, scope: MonthScope) -> MonthScope:
     return _period_scope(scope) if table in PERIOD_MARTS else scope
 
 
+@dataclass
+class _Prefetch:
+    thread: threading.Thread
+    copy: Path
+    errors: list[BaseException]
+
+
+# The copies of published snapshots being made while their warehouses build, by warehouse.
+_prefetches: dict[Path, _Prefetch] = {}
+
+
+def _prefetch_path(warehouse: Path) -> Path:
+    database = snapshot_paths(warehouse).database
+    return database.with_name(database.name + ".prefetched")
+
+
+def prefetch_previous_snapshot(warehouse: Path) -> None:
+    """Start copying the published snapshot database in the background, for this build's
+    publish to start from (an incremental publish changes a copy of the previous snapshot):
+    made at the end of a one-day build, the copy of a province year's 880 MB took 1.7 s; made
+    while the build ingests and runs dbt, it takes none of the build's time. Nothing else
+    writes the snapshot before this build publishes it (one writer)."""
+    warehouse = warehouse.resolve()
+    database = snapshot_paths(warehouse).database
+    if warehouse in _prefetches or not database.is_file():
+        return
+    prefetch = _Prefetch(threading.Thread(), _prefetch_path(warehouse), [])
+
+    def copy() -> None:
+        try:
+            shutil.copyfile(database, prefetch.copy)
+        except BaseException as error:  # noqa: BLE001 - reported to the publish, which copies
+            prefetch.errors.append(error)
+
+    prefetch.thread = threading.Thread(target=copy, name="snapshot-prefetch", daemon=True)
+    prefetch.thread.start()
+    _prefetches[warehouse] = prefetch
+
+
+def _take_prefetched(warehouse: Path, destination: Path) -> bool:
+    """Move this process's finished prefetch of the snapshot to `destination`; False when there
+    is none. A copy left by another process is removed, never used."""
+    prefetch = _prefetches.pop(warehouse.resolve(), None)
+    if prefetch is not None:
+        prefetch.thread.join()
+        if not prefetch.errors and prefetch.copy.is_file():
+            os.replace(prefetch.copy, destination)
+            return True
+    _prefetch_path(warehouse).unlink(missing_ok=True)
+    return False
+
+
+def discard_prefetched_snapshot(warehouse: Path) -> None:
+    """Remove a prefetch the build did not use (it failed before publishing)."""
+    prefetch = _prefetches.pop(warehouse.resolve(), None)
+    if prefetch is not None:
+        prefetch.thread.join()
+        prefetch.copy.unlink(missing_ok=True)
+
+
 def publish_snapshot(warehouse: Path, include_names: bool | None = None) -> dict[str, int]:
     """Copy every table of the warehouse's `marts` schema into a fresh snapshot and swap it in.
 
@@ -361,8 +422,11 @@ def publish_snapshot(warehouse: Path, include_names: bool | None = None) -> dict
         scopes = _pending_scopes(probe, catalog)
         (published_at,) = probe.execute("select current_timestamp").fetchone() or (None,)
     incremental = scopes is not None and paths.database.exists() and paths.parquet_dir.is_dir()
-    if incremental:
+    prefetched = _take_prefetched(warehouse, staging_db)
+    if incremental and not prefetched:
         shutil.copyfile(paths.database, staging_db)
+    elif not incremental:
+        staging_db.unlink(missing_ok=True)
     # the build's memory budget and spill folder: DuckDB's default would be 80% of the RAM
     limits = settings.duckdb_config(warehouse.parent / "duckdb_tmp")
     with duckdb.connect(str(staging_db), config=limits) as con:

@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from dagster_project import snapshot
 from dagster_project.snapshot import (
     PARTITIONED_MARTS,
     PERIOD_MARTS,
@@ -247,3 +248,62 @@ def test_every_person_id_column_gets_the_keyed_hash_of_its_value(
         )
     publish_snapshot(warehouse, include_names=False)
     assert published("fct_staff_day") == (["staff_key", "work_date", "h"], expected_days())
+
+
+def test_a_publish_starts_from_the_copy_prefetched_during_the_build(
+    acceptance_warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for item in acceptance_warehouse.parent.iterdir():
+        if item.is_file():
+            shutil.copyfile(item, tmp_path / item.name)
+    shutil.copytree(acceptance_warehouse.parent / "marts", tmp_path / "marts")
+    warehouse = tmp_path / acceptance_warehouse.name
+    database = snapshot_paths(warehouse).database
+    # a month rebuilt since the last publish: the publish changes a copy of the snapshot
+    with duckdb.connect(str(warehouse)) as con:
+        queue_snapshot_months(con, {"entries": {date(2025, 3, 1): None}})
+    # only a publish that starts from a copy of this snapshot keeps the mark
+    with duckdb.connect(str(database)) as con:
+        con.execute("create table previous_snapshot_mark as select 1 as mark")
+    copied_to: list[str] = []
+    real_copyfile = shutil.copyfile
+
+    def copyfile(src: Path, dst: Path) -> object:
+        copied_to.append(Path(dst).name)
+        return real_copyfile(src, dst)
+
+    monkeypatch.setattr("dagster_project.snapshot.shutil.copyfile", copyfile)
+
+    snapshot.prefetch_previous_snapshot(warehouse)
+    counts = publish_snapshot(warehouse)
+
+    assert copied_to == [database.name + ".prefetched"]  # the publish made no copy of its own
+    assert not (tmp_path / (database.name + ".prefetched")).exists()
+    with duckdb.connect(str(database), read_only=True) as con:
+        (rows,) = con.execute("select count(*) from fct_staff_day").fetchone() or (0,)
+        (mark,) = con.execute("select mark from previous_snapshot_mark").fetchone() or (0,)
+    assert rows == counts["fct_staff_day"] == 536
+    assert mark == 1
+
+
+def test_a_prefetched_copy_left_by_another_process_is_not_used(
+    acceptance_warehouse: Path, tmp_path: Path
+) -> None:
+    for item in acceptance_warehouse.parent.iterdir():
+        if item.is_file():
+            shutil.copyfile(item, tmp_path / item.name)
+    shutil.copytree(acceptance_warehouse.parent / "marts", tmp_path / "marts")
+    warehouse = tmp_path / acceptance_warehouse.name
+    database = snapshot_paths(warehouse).database
+    with duckdb.connect(str(warehouse)) as con:
+        queue_snapshot_months(con, {"entries": {date(2025, 3, 1): None}})
+    # a build that died while prefetching left half a copy
+    leftover = tmp_path / (database.name + ".prefetched")
+    leftover.write_bytes(database.read_bytes()[:4096])
+
+    counts = publish_snapshot(warehouse)
+
+    assert not leftover.exists()
+    with duckdb.connect(str(database), read_only=True) as con:
+        (rows,) = con.execute("select count(*) from fct_staff_day").fetchone() or (0,)
+    assert rows == counts["fct_staff_day"] == 536
