@@ -250,18 +250,26 @@ def test_every_person_id_column_gets_the_keyed_hash_of_its_value(
     assert published("fct_staff_day") == (["staff_key", "work_date", "h"], expected_days())
 
 
-def test_a_publish_starts_from_the_copy_prefetched_during_the_build(
-    acceptance_warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _published_copy_with_a_month_to_republish(
+    acceptance_warehouse: Path, tmp_path: Path
+) -> tuple[Path, Path]:
+    """A copy of the acceptance warehouse and its snapshot, with March rebuilt since the last
+    publish (the next publish changes a copy of the snapshot): the warehouse and the snapshot
+    database."""
     for item in acceptance_warehouse.parent.iterdir():
         if item.is_file():
             shutil.copyfile(item, tmp_path / item.name)
     shutil.copytree(acceptance_warehouse.parent / "marts", tmp_path / "marts")
     warehouse = tmp_path / acceptance_warehouse.name
-    database = snapshot_paths(warehouse).database
-    # a month rebuilt since the last publish: the publish changes a copy of the snapshot
     with duckdb.connect(str(warehouse)) as con:
         queue_snapshot_months(con, {"entries": {date(2025, 3, 1): None}})
+    return warehouse, snapshot_paths(warehouse).database
+
+
+def test_a_publish_starts_from_the_copy_prefetched_during_the_build(
+    acceptance_warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warehouse, database = _published_copy_with_a_month_to_republish(acceptance_warehouse, tmp_path)
     # only a publish that starts from a copy of this snapshot keeps the mark
     with duckdb.connect(str(database)) as con:
         con.execute("create table previous_snapshot_mark as select 1 as mark")
@@ -289,14 +297,7 @@ def test_a_publish_starts_from_the_copy_prefetched_during_the_build(
 def test_a_prefetched_copy_left_by_another_process_is_not_used(
     acceptance_warehouse: Path, tmp_path: Path
 ) -> None:
-    for item in acceptance_warehouse.parent.iterdir():
-        if item.is_file():
-            shutil.copyfile(item, tmp_path / item.name)
-    shutil.copytree(acceptance_warehouse.parent / "marts", tmp_path / "marts")
-    warehouse = tmp_path / acceptance_warehouse.name
-    database = snapshot_paths(warehouse).database
-    with duckdb.connect(str(warehouse)) as con:
-        queue_snapshot_months(con, {"entries": {date(2025, 3, 1): None}})
+    warehouse, database = _published_copy_with_a_month_to_republish(acceptance_warehouse, tmp_path)
     # a build that died while prefetching left half a copy
     leftover = tmp_path / (database.name + ".prefetched")
     leftover.write_bytes(database.read_bytes()[:4096])
