@@ -236,7 +236,8 @@ def schedule_longest_chain_first(node_seconds: Mapping[str, float]) -> None:
         queue: GraphQueue, block: bool = True, timeout: float | None = None
     ) -> Any:
         threads = getattr(queue, "_kpi_threads", None)
-        if threads:
+        # dbt's internals as of the pinned 1.11: without them, dbt's own order
+        if threads and hasattr(queue, "some_task_done") and hasattr(queue, "in_progress"):
             with queue.some_task_done:
                 while len(queue.in_progress) >= threads:
                     queue.some_task_done.wait()
@@ -244,7 +245,7 @@ def schedule_longest_chain_first(node_seconds: Mapping[str, float]) -> None:
 
     def run_queue_with_threads(task: GraphRunnableTask, pool: Any) -> None:
         if task.job_queue is not None:
-            task.job_queue._kpi_threads = pool.max_threads  # type: ignore[attr-defined]
+            task.job_queue._kpi_threads = getattr(pool, "max_threads", None)  # type: ignore[attr-defined]
         run_queue(task, pool)
 
     GraphQueue._get_scores = longest_chain_first  # type: ignore[method-assign]
