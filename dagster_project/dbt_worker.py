@@ -19,7 +19,6 @@ warehouse before it reports the exit code, so the step after dbt can open the fi
 
 import json
 import os
-import shutil
 import socket
 import sys
 import uuid
@@ -106,11 +105,7 @@ def start_for_build(warehouse: Path) -> Worker | None:
     and keep it for the dbt step (take())."""
     from dagster_project import settings
 
-    target = settings.new_dbt_invocation_target(uuid.uuid4().hex[:12])
-    target.mkdir(parents=True, exist_ok=True)
-    state = settings.dbt_parse_state(warehouse)
-    if state.exists():
-        shutil.copyfile(state, target / state.name)
+    target = settings.new_dbt_invocation_target(uuid.uuid4().hex[:12], warehouse)
     worker = start(
         settings.DBT_PROJECT_DIR,
         target,

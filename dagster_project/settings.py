@@ -102,10 +102,16 @@ def use_paths(raw: Path | None = None, warehouse: Path | None = None) -> tuple[P
     return raw_dir(), warehouse_path()
 
 
-def new_dbt_invocation_target(suffix: str) -> Path:
-    """The target folder of one build's dbt command, after removing the oldest others."""
+def new_dbt_invocation_target(suffix: str, warehouse: Path) -> Path:
+    """The target folder of one build's dbt command, holding the partial parse of the last
+    build of `warehouse` (dbt_parse_state), after removing the oldest others."""
     prune_dbt_invocations(DBT_TARGET_DIR)
-    return DBT_TARGET_DIR / f"{DBT_INVOCATION_PREFIX}{suffix}"
+    target = DBT_TARGET_DIR / f"{DBT_INVOCATION_PREFIX}{suffix}"
+    target.mkdir(parents=True, exist_ok=True)
+    state = dbt_parse_state(warehouse)
+    if state.exists():
+        shutil.copyfile(state, target / state.name)
+    return target
 
 
 def prune_dbt_invocations(

@@ -428,7 +428,7 @@ def publish_snapshot(warehouse: Path, include_names: bool | None = None) -> dict
     elif not incremental:
         staging_db.unlink(missing_ok=True)
     # the build's memory budget and spill folder: DuckDB's default would be 80% of the RAM
-    limits = settings.duckdb_config(warehouse.parent / "duckdb_tmp")
+    limits = settings.duckdb_config(settings.spill_dir_for(warehouse))
     with duckdb.connect(str(staging_db), config=limits) as con:
         con.execute(f"attach '{warehouse}' as \"{catalog}\" (read_only)")
         # An incremental publish runs in one transaction: the file is renamed into place only

@@ -495,29 +495,20 @@ def _rebuild_plan_in_environment(dbt_plan: str | None) -> Iterator[None]:
             os.environ[settings.REBUILD_PLAN_ENV] = previous
 
 
-def _parse_state(warehouse_file: Path) -> Path:
-    return settings.dbt_parse_state(warehouse_file)
-
-
 def _invocation_target(context: AssetExecutionContext, warehouse_file: Path) -> Path:
     """The dbt target folder of this build, holding the partial parse of this warehouse's
     last build. dbt's partial parse is valid for one profile, and the profile holds the
     warehouse's path: the project's own file (from `dbt parse`) names the default warehouse,
     so any other warehouse would parse the project from scratch at every build."""
-    target = settings.new_dbt_invocation_target(
-        f"{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}"
+    return settings.new_dbt_invocation_target(
+        f"{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}", warehouse_file
     )
-    state = _parse_state(warehouse_file)
-    if state.exists():
-        target.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(state, target / PARTIAL_PARSE_FILE)
-    return target
 
 
 def _keep_parse_state(invocation_target: Path, warehouse_file: Path) -> None:
     parsed = invocation_target / PARTIAL_PARSE_FILE
     if parsed.exists():
-        state = _parse_state(warehouse_file)
+        state = settings.dbt_parse_state(warehouse_file)
         state.parent.mkdir(parents=True, exist_ok=True)
         partial = state.with_suffix(".partial")
         shutil.copyfile(parsed, partial)
