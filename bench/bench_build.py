@@ -11,7 +11,8 @@ For each history length H (months from 2025-01-01):
 2. hard-link it into a working folder `<data-dir>/months-H/work/raw` (the dataset stays
    pristine; the build and the generator only add files);
 3. full build: `kpi build` on a fresh warehouse path;
-4. reference: `bench/reference.py` (bench/reference.sql) on the same worklog CSVs;
+4. reference: `bench/reference.py` (bench/reference.sql) on the same worklog CSVs; then the
+   floor: the same CSVs read the same way and only stored as a table (`--store-once`);
 5. one more day of exports, the first working day after the history
    (`kpi generate --append-day`, cached in `<data-dir>/months-H/append-<day>/`);
 
@@ -469,6 +470,9 @@ class Run:
     reference_s: float | None = None
     incremental_build_s: float | None = None
     reference_after_append_s: float | None = None
+    # DuckDB storing the worklog once, typed, nothing else: the floor of a build that keeps it
+    store_once_s: float | None = None
+    store_once_over_reference: float | None = None
     full_over_reference: float | None = None
     incremental_over_full: float | None = None
     # The same ratios on CPU time (user + system): steadier on a shared machine.
@@ -529,6 +533,7 @@ class History:
     warehouse: Path
     build: list[Any]
     reference: list[Any]
+    store_once: list[Any]
     env: dict[str, str]
     full: Step | None = None
     # the warehouse as the full build left it: each incremental run starts from a copy
@@ -598,6 +603,17 @@ def prepare_history(args: argparse.Namespace, months: int) -> History:
             "--memory-limit",
             args.memory_limit,
         ],
+        store_once=[
+            sys.executable,
+            BENCH / "reference.py",
+            "--raw",
+            raw,
+            "--db",
+            work / "reference" / "store_once.duckdb",
+            "--memory-limit",
+            args.memory_limit,
+            "--store-once",
+        ],
         env=env,
     )
 
@@ -620,6 +636,13 @@ def measure_full(h: History) -> None:
     run.steps.append(_step_row(ref))
     if not _failed(run, ref):
         run.reference_s = ref.wall_s
+    floor = measure("store once", h.store_once, h.logs / "store_once.log", check=False)
+    run.steps.append(_step_row(floor))
+    if not _failed(run, floor):
+        run.store_once_s = floor.wall_s
+        if run.reference_s:
+            run.store_once_over_reference = floor.wall_s / run.reference_s
+    (h.work / "reference" / "store_once.duckdb").unlink(missing_ok=True)
     if _failed(run, full):
         return
     h.full = full
@@ -1062,6 +1085,8 @@ def write_markdown(
             + ", ".join(_fmt_s(x) for x in r.incremental_runs_s)
             + " s",
             "reference after append": "(checks the incremental build's totals)",
+            "store once": f"store once / reference = {_fmt_r(r.store_once_over_reference)}: "
+            "the floor (below)",
             "append day": "(not part of the comparison)",
             "generate": "(not part of the comparison)",
         }
@@ -1069,6 +1094,7 @@ def write_markdown(
             "generate",
             "full build",
             "reference",
+            "store once",
             "append day",
             "incremental build",
             "reference after append",
@@ -1089,6 +1115,19 @@ def write_markdown(
     for t in targets(runs):
         out.append(f"| {t['target']} | {t['value']} | {_yes(t['met'])} |")
     ref_peaks = [s["peak_rss_gb"] for r in runs for s in r.steps if "reference" in s["name"]]
+    floors = [r for r in runs if r.store_once_over_reference is not None]
+    if floors:
+        out += [
+            "",
+            "The floor: DuckDB alone reading the same worklog CSVs the same way and storing them "
+            "as a table, typed, with nothing else (no checks, no source positions, no current "
+            "versions; `bench/reference.py --store-once`), takes "
+            + ", ".join(
+                f"{_fmt_r(r.store_once_over_reference)} × the reference at {r.months} months"
+                for r in floors
+            )
+            + ". A build that keeps the rows it reads spends that before any other work.",
+        ]
     out += [
         "",
         "CPU s is user + system time of the step and the processes it waited for (dbt): "
@@ -1207,6 +1246,7 @@ def write_json(
         "worklog_rows": big.worklog_rows,
         "full_build_s": _round(big.full_build_s, 2),
         "reference_s": _round(big.reference_s, 2),
+        "store_once_s": _round(big.store_once_s, 2),
         "incremental_build_s": _round(big.incremental_build_s, 2),
         "peak_rss_gb": _round(big.peak_rss_gb, 3),
         "months": big.months,
