@@ -153,7 +153,7 @@ def write_timings(
     """Where the build's time went: each Dagster step, each asset that times itself, and each
     dbt node (`bench/` reads it)."""
     logs = warehouse.parent / "logs"
-    run_results = logs / "last_dbt_run_results.json"
+    run_results = settings.dbt_run_results_file(warehouse)
     fresh = run_results.exists() and run_results.stat().st_mtime >= started_at
     plan_file = logs / "last_dbt_plan.json"
     plan = (

@@ -250,16 +250,14 @@ def schedule_longest_chain_first(node_seconds: Mapping[str, float]) -> None:
 
 def _last_node_seconds(env: Mapping[str, str]) -> dict[str, float]:
     """How long each dbt node took in the last build of the warehouse the command builds
-    (`logs/last_dbt_run_results.json`, written by the dbt step); empty when unknown."""
+    (settings.dbt_run_results_file, written by the dbt step); empty when unknown."""
     from dagster_project import settings
 
     warehouse = env.get(settings.WAREHOUSE_ENV)
     if not warehouse:
         return {}
     try:
-        results = json.loads(
-            (Path(warehouse).parent / "logs" / "last_dbt_run_results.json").read_text()
-        )["results"]
+        results = json.loads(settings.dbt_run_results_file(Path(warehouse)).read_text())["results"]
         return {r["unique_id"]: float(r.get("execution_time") or 0.0) for r in results}
     except (OSError, ValueError, KeyError, TypeError):
         return {}

@@ -88,6 +88,12 @@ def dbt_parse_state(warehouse: Path) -> Path:
     return warehouse.parent / "dbt_state" / "partial_parse.msgpack"
 
 
+def dbt_run_results_file(warehouse: Path) -> Path:
+    """dbt's node results of the warehouse's last build: written by the dbt step, read for the
+    build's timings and by the dbt worker to order the next build's nodes."""
+    return warehouse.parent / "logs" / "last_dbt_run_results.json"
+
+
 def dagster_home_for(warehouse: Path) -> Path:
     """Run history lives beside the warehouse it describes, so each warehouse has its own."""
     return warehouse.parent / "dagster_home"

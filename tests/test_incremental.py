@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from dagster_project import settings
 from dagster_project.snapshot import snapshot_paths
 from tests.conftest import ACCEPTANCE_CASE, run_kpi
 from tests.test_acceptance import EXPECTED, MART_KEYS, _mart_rows, _same
@@ -54,7 +55,7 @@ def _plan(warehouse: Path) -> dict[str, object]:
 
 def _dbt_nodes_run(warehouse: Path) -> set[str]:
     """The unique_ids of the nodes the last build's dbt run (test names without their hash)."""
-    results = json.loads((warehouse.parent / "logs" / "last_dbt_run_results.json").read_text())
+    results = json.loads(settings.dbt_run_results_file(warehouse).read_text())
     return {
         ".".join(r["unique_id"].split(".")[:3])
         if r["unique_id"].startswith("test.")

@@ -526,8 +526,6 @@ def _write_plan(warehouse_file: Path, plan: RebuildPlan, started_ahead: bool) ->
 
 def _keep_node_results(invocation_target: Path, warehouse_file: Path) -> None:
     """dbt's timings of the last build beside the warehouse, for `kpi build`'s profile."""
-    logs = warehouse_file.parent / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    (logs / "last_dbt_run_results.json").write_text(
-        json.dumps({"results": node_results(invocation_target)}, indent=1)
-    )
+    run_results = settings.dbt_run_results_file(warehouse_file)
+    run_results.parent.mkdir(parents=True, exist_ok=True)
+    run_results.write_text(json.dumps({"results": node_results(invocation_target)}, indent=1))
