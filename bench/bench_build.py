@@ -67,6 +67,10 @@ HISTORY_START = date(2025, 1, 1)
 POLL_S = 0.2
 GB = 1e9  # DuckDB's "6GB" memory_limit is 6 × 10^9 bytes
 
+# the reference's and the floor's databases, in a history's working folder
+REFERENCE_DB = Path("reference") / "reference.duckdb"
+STORE_ONCE_DB = Path("reference") / "store_once.duckdb"
+
 # Targets of issue 7.
 TARGET_FULL_OVER_REFERENCE = 3.0
 TARGET_INCREMENTAL_OVER_FULL = 0.25
@@ -545,6 +549,21 @@ class History:
         return self.saved is not None and all(a[0].returncode == 0 for a in self.attempts)
 
 
+def _reference_command(raw: Path, db: Path, memory_limit: str, *flags: str) -> list[Any]:
+    """bench/reference.py on `raw`, its result in `db` (recreated)."""
+    return [
+        sys.executable,
+        BENCH / "reference.py",
+        "--raw",
+        raw,
+        "--db",
+        db,
+        "--memory-limit",
+        memory_limit,
+        *flags,
+    ]
+
+
 def prepare_history(args: argparse.Namespace, months: int) -> History:
     """The dataset of `months` months (generated or reused), linked into a fresh working
     folder, and its worklog counted."""
@@ -593,27 +612,8 @@ def prepare_history(args: argparse.Namespace, months: int) -> History:
         raw=raw,
         warehouse=warehouse,
         build=[KPI, "build", "--raw", raw, "--warehouse", warehouse],
-        reference=[
-            sys.executable,
-            BENCH / "reference.py",
-            "--raw",
-            raw,
-            "--db",
-            work / "reference" / "reference.duckdb",
-            "--memory-limit",
-            args.memory_limit,
-        ],
-        store_once=[
-            sys.executable,
-            BENCH / "reference.py",
-            "--raw",
-            raw,
-            "--db",
-            work / "reference" / "store_once.duckdb",
-            "--memory-limit",
-            args.memory_limit,
-            "--store-once",
-        ],
+        reference=_reference_command(raw, work / REFERENCE_DB, args.memory_limit),
+        store_once=_reference_command(raw, work / STORE_ONCE_DB, args.memory_limit, "--store-once"),
         env=env,
     )
 
@@ -642,7 +642,7 @@ def measure_full(h: History) -> None:
         run.store_once_s = floor.wall_s
         if run.reference_s:
             run.store_once_over_reference = floor.wall_s / run.reference_s
-    (h.work / "reference" / "store_once.duckdb").unlink(missing_ok=True)
+    (h.work / STORE_ONCE_DB).unlink(missing_ok=True)
     if _failed(run, full):
         return
     h.full = full
