@@ -13,16 +13,19 @@ For each history length H (months from 2025-01-01):
 3. full build: `kpi build` on a fresh warehouse path;
 4. reference: `bench/reference.py` (bench/reference.sql) on the same worklog CSVs; then the
    floor: the same CSVs read the same way and only stored as a table (`--store-once`);
-5. one more day of exports, the first working day after the history
+5. python profile (not timed; `--no-python-profile` skips it): the full build once more, on a
+   fresh warehouse, with every Python process under cProfile (bench/pyprofile), to count the
+   Python calls the build makes;
+6. one more day of exports, the first working day after the history
    (`kpi generate --append-day`, cached in `<data-dir>/months-H/append-<day>/`);
 
 then, once every history has its full build:
 
-6. incremental build: plain `kpi build` on the same warehouse, run --incremental-runs times
+7. incremental build: plain `kpi build` on the same warehouse, run --incremental-runs times
    (3) in turns with the other histories (3 months, 12 months, 3 months, ...), each from a
    copy of the warehouse as the full build left it, evicted from the page cache, with the
    program read into it; the median run counts;
-7. the reference again on all files, to check the incremental build's totals.
+8. the reference again on all files, to check the incremental build's totals.
 
 Every measured step is a separate subprocess (own process group); its wall time and the peak
 of the summed RSS of its whole process tree (polled from /proc every 0.2 s) are recorded.
@@ -37,6 +40,8 @@ import csv
 import json
 import os
 import platform
+import pstats
+import re
 import shlex
 import shutil
 import signal
@@ -78,6 +83,16 @@ TARGET_PEAK_RSS_GB = 6.0
 # "Not growing with history": our reading is that the one-day incremental build of the
 # longest history may take at most this multiple of the shortest history's one.
 TARGET_INCREMENTAL_GROWTH = 1.5
+# "No Python loop per row": a loop over rows in Python calls some function at least once per
+# row, so from the shortest history's profiled full build to the longest's no one function's
+# calls may grow by more than this per worklog row added (bench/pyprofile). A loop per
+# staff-day would add about 0.3 per worklog row (a province year has about one staff-day for
+# every three worklog rows).
+TARGET_PYTHON_CALLS_PER_ADDED_ROW = 0.2
+# Set for the profiled build: the folder bench/pyprofile/sitecustomize.py writes profiles to.
+PYPROFILE_DIR_ENV = "KPI_BENCH_PYPROFILE_DIR"
+# A history's profiles, under its logs folder
+PYPROFILE_FOLDER = "python_profile"
 # Relative tolerance of the credited-hours correctness check (float sums in another order).
 CHECK_RTOL = 1e-9
 
@@ -483,6 +498,12 @@ class Run:
     full_over_reference_cpu: float | None = None
     incremental_over_full_cpu: float | None = None
     peak_rss_gb: float | None = None  # the builds' peak (full and incremental)
+    # Python calls of the profiled full build, all its Python processes (None: not profiled)
+    python_calls: int | None = None
+    python_calls_by_process: list[int] = field(default_factory=list)
+    # The longest history only: the Python function whose calls grew most from the shortest
+    # history's profiled build to this one's (compare_python_profiles)
+    python_most_added: dict[str, Any] = field(default_factory=dict)
     incremental_runs_s: list[float] = field(default_factory=list)  # wall time of each run
     errors: list[str] = field(default_factory=list)
     steps: list[dict[str, Any]] = field(default_factory=list)
@@ -539,6 +560,7 @@ class History:
     reference: list[Any]
     store_once: list[Any]
     env: dict[str, str]
+    profile_python: bool
     full: Step | None = None
     # the warehouse as the full build left it: each incremental run starts from a copy
     saved: Path | None = None
@@ -615,6 +637,7 @@ def prepare_history(args: argparse.Namespace, months: int) -> History:
         reference=_reference_command(raw, work / REFERENCE_DB, args.memory_limit),
         store_once=_reference_command(raw, work / STORE_ONCE_DB, args.memory_limit, "--store-once"),
         env=env,
+        profile_python=args.python_profile,
     )
 
 
@@ -643,6 +666,8 @@ def measure_full(h: History) -> None:
         if run.reference_s:
             run.store_once_over_reference = floor.wall_s / run.reference_s
     (h.work / STORE_ONCE_DB).unlink(missing_ok=True)
+    if h.profile_python:
+        profile_python(h)
     if _failed(run, full):
         return
     h.full = full
@@ -666,6 +691,63 @@ def measure_full(h: History) -> None:
     if day_file.is_file():
         with day_file.open("rb") as f:
             run.appended_worklog_rows = max(0, sum(1 for _ in f) - 1)
+
+
+def python_calls(folder: Path) -> list[int]:
+    """The Python calls each profiled process made (one `<pid>.prof` per process), most first."""
+    return sorted(
+        (pstats.Stats(str(path)).total_calls for path in folder.glob("*.prof")), reverse=True
+    )
+
+
+# cProfile names some built-ins by their object's address, which differs between processes
+_ADDRESS = re.compile(r" at 0x[0-9a-f]+")
+
+
+def function_calls(folder: Path) -> dict[str, int]:
+    """Calls per Python function (file, line and name), over every profiled process."""
+    calls: dict[str, int] = {}
+    for path in folder.glob("*.prof"):
+        for (filename, line, name), (_, total, *_) in pstats.Stats(str(path)).stats.items():
+            function = f"{_short_path(filename)}:{line}({_ADDRESS.sub('', name)})"
+            calls[function] = calls.get(function, 0) + total
+    return calls
+
+
+def _short_path(filename: str) -> str:
+    for marker in ("site-packages/", f"{ROOT}/"):
+        if marker in filename:
+            return filename.split(marker, 1)[1]
+    return filename
+
+
+def profile_python(h: History) -> None:
+    """The full build again, on a fresh warehouse, with every Python process under cProfile
+    (bench/pyprofile/sitecustomize.py, put on PYTHONPATH): how many Python calls the build
+    makes. Not timed: the profiler slows Python down."""
+    folder = h.logs / PYPROFILE_FOLDER
+    shutil.rmtree(folder, ignore_errors=True)
+    warehouse = h.work / "profiled" / "warehouse.duckdb"
+    env = dict(h.env)
+    env[PYPROFILE_DIR_ENV] = str(folder)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(BENCH / "pyprofile"), *filter(None, [h.env.get("PYTHONPATH")])]
+    )
+    step = measure(
+        "python profile",
+        [KPI, "build", "--raw", h.raw, "--warehouse", warehouse],
+        h.logs / "python_profile.log",
+        env=env,
+        check=False,
+    )
+    shutil.rmtree(warehouse.parent, ignore_errors=True)
+    h.run.steps.append(_step_row(step))
+    if _failed(h.run, step):
+        return
+    calls = python_calls(folder)
+    if calls:
+        h.run.python_calls = sum(calls)
+        h.run.python_calls_by_process = calls
 
 
 def measure_incremental(h: History, attempt: int, runs: int) -> None:
@@ -750,11 +832,33 @@ def run_histories(args: argparse.Namespace) -> list[Run]:
                     measure_incremental(h, attempt, args.incremental_runs)
         for h in histories:
             finish_history(h)
+        compare_python_profiles(histories)
     finally:
         if not args.keep_work:
             for h in histories:
                 shutil.rmtree(h.work, ignore_errors=True)
     return [h.run for h in histories]
+
+
+def compare_python_profiles(histories: list[History]) -> None:
+    """Which Python function's calls grew most from the shortest profiled history to the
+    longest: a loop over rows would make its function's calls grow with the rows."""
+    profiled = [h for h in histories if h.run.python_calls is not None]
+    if len(profiled) < 2:
+        return
+    short, long_ = profiled[0], profiled[-1]
+    before = function_calls(short.logs / PYPROFILE_FOLDER)
+    after = function_calls(long_.logs / PYPROFILE_FOLDER)
+    function, added = max(
+        ((name, calls - before.get(name, 0)) for name, calls in after.items()),
+        key=lambda item: item[1],
+    )
+    long_.run.python_most_added = {
+        "function": function,
+        "added_calls": added,
+        "calls": after[function],
+        "from_months": short.run.months,
+    }
 
 
 def _manifest_mtime() -> float:
@@ -887,13 +991,7 @@ def targets(runs: list[Run]) -> list[dict[str, Any]]:
             f"{peak or 0:.2f} GB",
         )
     )
-    rows.append(
-        {
-            "target": "no Python loop per row in the build",
-            "value": "not measurable here: code review",
-            "met": None,
-        }
-    )
+    rows.append(python_loop_target(runs))
     checks = [c for r in runs for c in r.checks.values()]
     expected = 2 * len(runs)
     rows.append(
@@ -904,6 +1002,30 @@ def targets(runs: list[Run]) -> list[dict[str, Any]]:
         }
     )
     return rows
+
+
+def python_loop_target(runs: list[Run]) -> dict[str, Any]:
+    """The calls added to one Python function, at most, per worklog row added from the
+    shortest history to the longest (compare_python_profiles)."""
+    name = (
+        "no Python loop per row in the build (calls added to any one Python function per "
+        f"worklog row added ≤ {TARGET_PYTHON_CALLS_PER_ADDED_ROW:g})"
+    )
+    long_ = runs[-1]
+    most = long_.python_most_added
+    short = next((r for r in runs if most and r.months == most["from_months"]), None)
+    if short is None or short.python_calls is None or long_.python_calls is None:
+        return {"target": name, "value": "– (needs the profiles of two histories)", "met": None}
+    added_rows = long_.worklog_rows - short.worklog_rows
+    per_row = max(most["added_calls"], 0) / added_rows if added_rows > 0 else None
+    return _target(
+        name,
+        per_row,
+        TARGET_PYTHON_CALLS_PER_ADDED_ROW,
+        f"{per_row or 0:.3f}: `{most['function']}`, {most['added_calls']:+,} calls for "
+        f"{added_rows / 1e6:.1f} M more rows (all calls: {short.python_calls / 1e6:.1f} M at "
+        f"{short.months} months, {long_.python_calls / 1e6:.1f} M at {long_.months})",
+    )
 
 
 def _layer_of(node: dict[str, Any]) -> str:
@@ -1088,6 +1210,12 @@ def write_markdown(
             "store once": f"store once / reference = {_fmt_r(r.store_once_over_reference)}: "
             "the floor (below)",
             "append day": "(not part of the comparison)",
+            "python profile": "(not timed: the full build again under cProfile) "
+            + (
+                f"{r.python_calls:,} Python calls"
+                if r.python_calls is not None
+                else "no profile written"
+            ),
             "generate": "(not part of the comparison)",
         }
         for name in (
@@ -1095,6 +1223,7 @@ def write_markdown(
             "full build",
             "reference",
             "store once",
+            "python profile",
             "append day",
             "incremental build",
             "reference after append",
@@ -1128,6 +1257,35 @@ def write_markdown(
             )
             + ". A build that keeps the rows it reads spends that before any other work.",
         ]
+    if any(r.python_calls is not None for r in runs):
+        out += [
+            "",
+            "Python loops: the step `python profile` builds each history once more with every "
+            "Python process of the build (`kpi build`, the dbt worker, their helpers) under "
+            "cProfile (`bench/pyprofile/sitecustomize.py`) and counts the calls they make: "
+            + "; ".join(
+                f"{r.months} months, {r.worklog_rows / 1e6:.1f} M worklog rows: "
+                f"{(r.python_calls or 0) / 1e6:.1f} M calls ("
+                + " + ".join(f"{c / 1e6:.1f} M" for c in r.python_calls_by_process[:3])
+                + (" + …" if len(r.python_calls_by_process) > 3 else "")
+                + ")"
+                for r in runs
+                if r.python_calls is not None
+            )
+            + ". A loop over rows in Python calls some function once per row or more, so "
+            "that function's calls would grow with the rows from one history to the other; "
+            "the target compares the function whose calls grew most with the worklog rows "
+            "added. Not seen: a loop whose body calls nothing, over rows fetched in one call; "
+            "such rows would show in the memory and the time of the build.",
+        ]
+        most = runs[-1].python_most_added
+        if most:
+            out[-1] += (
+                f" The function whose calls grew most from {most['from_months']} to "
+                f"{runs[-1].months} months: `{most['function']}`, {most['added_calls']:+,} "
+                f"(to {most['calls']:,}); the profiles are in `logs/{PYPROFILE_FOLDER}/` of "
+                "each history (`python -m pstats`)."
+            )
     out += [
         "",
         "CPU s is user + system time of the step and the processes it waited for (dbt): "
@@ -1302,6 +1460,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=3,
         help="run the one-day build this many times, each from the full build's warehouse; "
         "the median counts (3)",
+    )
+    parser.add_argument(
+        "--no-python-profile",
+        dest="python_profile",
+        action="store_false",
+        help="skip the profiled full build that counts the build's Python calls",
     )
     parser.add_argument(
         "--keep-work",
