@@ -30,8 +30,10 @@ from dagster_project.planner import (
     write_plan_workbook_if_changed,
     write_plans,
 )
+from dagster_project.planner import plan as plan_module
 from dagster_project.planner.io import IMPACT_COLUMNS, PLAN_COLUMNS
 from dagster_project.planner.model import GRID
+from dagster_project.planner.plan import SolvedProblems
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 KPI = str(Path(sys.executable).parent / "kpi")
@@ -298,6 +300,36 @@ def test_target_utilization_changes_the_plan() -> None:
     assert moves(run(rows, agencies("A", "B"), allowance_share=0.1)) == {
         ("specialist", "A", "B"): 1
     }
+
+
+def test_scenarios_posing_the_same_problem_share_one_solve(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    solved_caps: list[float] = []
+
+    def counting_solve(units: pd.DataFrame, max_move_share: float, time_limit: float = 60.0):
+        solved_caps.append(max_move_share)
+        return solve_transfers(units, max_move_share, time_limit=time_limit)
+
+    monkeypatch.setattr(plan_module, "solve_transfers", counting_solve)
+    rows = staffing(("A", "specialist", 10, 6), ("B", "specialist", 4, 6.5))
+    # C has no staff in the period: merging it into B changes no unit
+    register = agencies("A", "B", "C")
+    solved = SolvedProblems({})
+
+    def plan(name: str, **parameters: object):
+        scenario = Scenario(name=name, **{"max_move_share": 1.0, **parameters})  # type: ignore[arg-type]
+        return plan_units(rows, register, scenario, Q2, solved=solved)
+
+    plain = plan("plain")
+    merged = plan("merged", merges={"B": ("C",)})
+    capped = plan("capped", max_move_share=0.2)
+    assert solved_caps == [1.0, 0.2]
+    assert moves(plain) == moves(merged) == {("specialist", "A", "B"): 3}
+    assert merged.solution is not None and merged.solution.solve_seconds == 0.0
+    assert "the same problem as scenario plain" in merged.note
+    # the cap is another problem: floor(0.2 × 10) = 2 persons may leave A
+    assert moves(capped) == {("specialist", "A", "B"): 2}
 
 
 def test_solver_scales_to_sixty_agencies_and_four_groups() -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -226,18 +227,55 @@ def _stamp(
     return frame.reindex(columns=[name for name, _ in columns]).reset_index(drop=True)
 
 
+# What solve_transfers reads of the units: scenarios whose units agree on these, row for row,
+# and that share the cap and the time limit pose the same MILP.
+PROBLEM_COLUMNS = ["agency_code", "position_group", "actual_fte", "required_fte", "can_receive"]
+
+
+def problem_key(units: pd.DataFrame, max_move_share: float, time_limit: float) -> str:
+    """A digest of one transfer problem: its units' solver columns in order, exact values."""
+    digest = hashlib.sha256(repr((max_move_share, time_limit)).encode())
+    digest.update(units[PROBLEM_COLUMNS].to_csv(index=False, float_format="%r").encode())
+    return digest.hexdigest()
+
+
+@dataclass
+class SolvedProblems:
+    """The solutions of one set of scenarios by problem: two scenarios that end in the same
+    units (a merge of agencies that have no staff left in the period changes nothing, for
+    instance) share one solve."""
+
+    solutions: dict[str, tuple[str, Solution]]
+
+    def solve(self, units: pd.DataFrame, scenario: Scenario, time_limit: float) -> Solution:
+        key = problem_key(units, scenario.max_move_share, time_limit)
+        if key in self.solutions:
+            first, solution = self.solutions[key]
+            return replace(
+                solution,
+                solve_seconds=0.0,
+                message=f"{solution.message}; the same problem as scenario {first}",
+            )
+        solution = solve_transfers(units, scenario.max_move_share, time_limit=time_limit)
+        self.solutions[key] = (scenario.name, solution)
+        return solution
+
+
 def plan_units(
     staffing: pd.DataFrame,
     agencies: pd.DataFrame,
     scenario: Scenario,
     period: tuple[str, date],
     time_limit: float = 60.0,
+    solved: SolvedProblems | None = None,
 ) -> PlanResult:
-    """The plan and impact of one scenario from in-memory inputs (no warehouse needed)."""
+    """The plan and impact of one scenario from in-memory inputs (no warehouse needed);
+    `solved` shares solves between the scenarios of one run."""
     units = scenario_units(staffing, agencies, scenario, io.period_end(*period))
     if units.empty:
         return _nothing(scenario, period, f"no staffing rows for {period[0]} {period[1]}")
-    solution = solve_transfers(units, scenario.max_move_share, time_limit=time_limit)
+    solved = solved if solved is not None else SolvedProblems({})
+    solution = solved.solve(units, scenario, time_limit)
     impact = _impact(units, solution.transfers)
     plan = _plan(impact, solution.transfers)
     plan = plan.sort_values(["position_group", "from_agency_code", "to_agency_code"])
@@ -286,13 +324,14 @@ def build_plans(
         return [_nothing(s, None, "the data holds no complete quarter") for s in scenarios]
     staffing = io.read_staffing(con, *resolved)
     agencies = io.read_agencies(con)
+    solved = SolvedProblems({})
     if cache_dir is None:
-        return [plan_units(staffing, agencies, s, resolved, time_limit) for s in scenarios]
+        return [plan_units(staffing, agencies, s, resolved, time_limit, solved) for s in scenarios]
     cache = PlanCache(cache_dir)
     results = [
         cache.plan(
             inputs_key(staffing, agencies, s, resolved, time_limit),
-            lambda s=s: plan_units(staffing, agencies, s, resolved, time_limit),
+            lambda s=s: plan_units(staffing, agencies, s, resolved, time_limit, solved),
         )
         for s in scenarios
     ]
