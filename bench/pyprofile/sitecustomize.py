@@ -3,9 +3,9 @@ PYTHONPATH and KPI_BENCH_PYPROFILE_DIR set (bench_build.py, step "python profile
 
 Each thread gets its own cProfile profiler; when the process ends (normally, or through
 `os._exit`, which `kpi build` uses to skip Python's teardown) their statistics are merged and
-written to `<KPI_BENCH_PYPROFILE_DIR>/<pid>.prof`. The benchmark reads how many Python calls
-the build made and how long Python itself ran (time in C code, DuckDB's queries included, is
-not Python's): a loop over rows in Python would grow them with the rows.
+written to `<KPI_BENCH_PYPROFILE_DIR>/<pid>.prof`. The benchmark reads how many calls each
+Python function made: a loop over rows in Python would make some function's calls grow with
+the rows.
 
 Python imports this module by name at start-up; it does nothing without the variable.
 """
