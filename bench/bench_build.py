@@ -561,6 +561,8 @@ class History:
     store_once: list[Any]
     env: dict[str, str]
     profile_python: bool
+    # calls per Python function over every process of the profiled build (profile_python)
+    python_functions: dict[str, int] = field(default_factory=dict)
     full: Step | None = None
     # the warehouse as the full build left it: each incremental run starts from a copy
     saved: Path | None = None
@@ -693,24 +695,16 @@ def measure_full(h: History) -> None:
             run.appended_worklog_rows = max(0, sum(1 for _ in f) - 1)
 
 
-def python_calls(folder: Path) -> list[int]:
-    """The Python calls each profiled process made (one `<pid>.prof` per process), most first."""
-    return sorted(
-        (pstats.Stats(str(path)).total_calls for path in folder.glob("*.prof")), reverse=True
-    )
-
-
 # cProfile names some built-ins by their object's address, which differs between processes
 _ADDRESS = re.compile(r" at 0x[0-9a-f]+")
 
 
-def function_calls(folder: Path) -> dict[str, int]:
-    """Calls per Python function (file, line and name), over every profiled process."""
+def function_calls(profile: Path) -> dict[str, int]:
+    """Calls per Python function (file, line and name) of one process's profile."""
     calls: dict[str, int] = {}
-    for path in folder.glob("*.prof"):
-        for (filename, line, name), (_, total, *_) in pstats.Stats(str(path)).stats.items():
-            function = f"{_short_path(filename)}:{line}({_ADDRESS.sub('', name)})"
-            calls[function] = calls.get(function, 0) + total
+    for (filename, line, name), (_, total, *_) in pstats.Stats(str(profile)).stats.items():
+        function = f"{_short_path(filename)}:{line}({_ADDRESS.sub('', name)})"
+        calls[function] = calls.get(function, 0) + total
     return calls
 
 
@@ -744,10 +738,13 @@ def profile_python(h: History) -> None:
     h.run.steps.append(_step_row(step))
     if _failed(h.run, step):
         return
-    calls = python_calls(folder)
-    if calls:
-        h.run.python_calls = sum(calls)
-        h.run.python_calls_by_process = calls
+    processes = [function_calls(profile) for profile in folder.glob("*.prof")]
+    if processes:
+        h.run.python_calls_by_process = sorted((sum(p.values()) for p in processes), reverse=True)
+        h.run.python_calls = sum(h.run.python_calls_by_process)
+        for process in processes:
+            for function, calls in process.items():
+                h.python_functions[function] = h.python_functions.get(function, 0) + calls
 
 
 def measure_incremental(h: History, attempt: int, runs: int) -> None:
@@ -843,12 +840,11 @@ def run_histories(args: argparse.Namespace) -> list[Run]:
 def compare_python_profiles(histories: list[History]) -> None:
     """Which Python function's calls grew most from the shortest profiled history to the
     longest: a loop over rows would make its function's calls grow with the rows."""
-    profiled = [h for h in histories if h.run.python_calls is not None]
+    profiled = [h for h in histories if h.python_functions]
     if len(profiled) < 2:
         return
     short, long_ = profiled[0], profiled[-1]
-    before = function_calls(short.logs / PYPROFILE_FOLDER)
-    after = function_calls(long_.logs / PYPROFILE_FOLDER)
+    before, after = short.python_functions, long_.python_functions
     function, added = max(
         ((name, calls - before.get(name, 0)) for name, calls in after.items()),
         key=lambda item: item[1],

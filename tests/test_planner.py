@@ -315,7 +315,7 @@ def test_scenarios_posing_the_same_problem_share_one_solve(
     rows = staffing(("A", "specialist", 10, 6), ("B", "specialist", 4, 6.5))
     # C has no staff in the period: merging it into B changes no unit
     register = agencies("A", "B", "C")
-    solved = SolvedProblems({})
+    solved = SolvedProblems()
 
     def plan(name: str, **parameters: object):
         scenario = Scenario(name=name, **{"max_move_share": 1.0, **parameters})  # type: ignore[arg-type]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -245,7 +245,7 @@ class SolvedProblems:
     units (a merge of agencies that have no staff left in the period changes nothing, for
     instance) share one solve."""
 
-    solutions: dict[str, tuple[str, Solution]]
+    solutions: dict[str, tuple[str, Solution]] = field(default_factory=dict)
 
     def solve(self, units: pd.DataFrame, scenario: Scenario, time_limit: float) -> Solution:
         key = problem_key(units, scenario.max_move_share, time_limit)
@@ -274,7 +274,7 @@ def plan_units(
     units = scenario_units(staffing, agencies, scenario, io.period_end(*period))
     if units.empty:
         return _nothing(scenario, period, f"no staffing rows for {period[0]} {period[1]}")
-    solved = solved if solved is not None else SolvedProblems({})
+    solved = solved if solved is not None else SolvedProblems()
     solution = solved.solve(units, scenario, time_limit)
     impact = _impact(units, solution.transfers)
     plan = _plan(impact, solution.transfers)
@@ -324,7 +324,7 @@ def build_plans(
         return [_nothing(s, None, "the data holds no complete quarter") for s in scenarios]
     staffing = io.read_staffing(con, *resolved)
     agencies = io.read_agencies(con)
-    solved = SolvedProblems({})
+    solved = SolvedProblems()
     if cache_dir is None:
         return [plan_units(staffing, agencies, s, resolved, time_limit, solved) for s in scenarios]
     cache = PlanCache(cache_dir)
