@@ -293,5 +293,41 @@ with_flag_list as (
 
 )
 
-select * from with_flag_list
+-- What later models read (staff-days, declaration patterns, worklog_evidence), not every column
+-- of the credited entries: their task group, document references, reviewer, review time,
+-- resolution flag and norm are read by no model after this one, and writing them cost 11 s of
+-- this model's 63 s at a province year.
+select
+    entry_id,
+    revision,
+    staff_id,
+    agency_code,
+    position_group,
+    work_date,
+    task_code,
+    stage_code,
+    status,
+    is_live,
+    quantity,
+    declared_minutes,
+    description,
+    submitted_at,
+    evidence_type,
+    credited_minutes,
+    pending_minutes,
+    evidence_status,
+    is_unknown_staff,
+    is_no_assignment,
+    is_unknown_task,
+    is_non_working_day,
+    is_on_leave,
+    is_missing_document,
+    is_document_mismatch,
+    is_missing_event,
+    is_late_submission,
+    is_duplicate_suspect,
+    is_implausible_day,
+    flags,
+    is_flagged
+from with_flag_list
 {{ keeps_month_and_staff_order() }}
