@@ -120,7 +120,7 @@
 
 {#- For a CTE the engine must compute on its own: `name as {{ materialized_cte() }} (`. DuckDB
     pushes filters of its readers into an inlined CTE, which can turn a semi-join on a few keys
-    into a hash of a whole table (int_worklog_entries_current). Spark SQL has no hint. -#}
+    into a hash of a whole table (int_worklog_entries_credited). Spark SQL has no hint. -#}
 {% macro materialized_cte() -%}
     {{ return(adapter.dispatch('materialized_cte', 'kpi_warehouse')()) }}
 {%- endmacro %}
