@@ -234,3 +234,50 @@ def test_unchanged_files_are_not_read_again(
     assert con.execute(
         "SELECT declared_minutes FROM raw.worklog WHERE entry_id = 'E2'"
     ).fetchall() == [(45,)]
+
+
+def _dated_row(entry: str, staff: str, work_date: str) -> str:
+    return f"{entry},1,{staff},{work_date},T04,,1,30,,,approved,,,\n"
+
+
+def test_worklog_stored_by_month_then_person(tmp_path: Path) -> None:
+    """A worklog file out of month and person order is stored in that order, file rows kept in
+    file order within a person's month (and as _source_row); a file in order is stored as it
+    comes, duplicate keys resolved either way."""
+    raw = tmp_path / "raw"
+    shutil.copytree(CASE_A, raw)
+    shutil.rmtree(raw / "worklog")
+    (raw / "worklog").mkdir()
+    (raw / "worklog" / "a_unordered.csv").write_text(
+        HEADER
+        + _dated_row("U1", "KH002", "2025-04-02")
+        + _dated_row("U2", "KH001", "2025-03-05")
+        + _dated_row("U3", "KH002", "2025-03-01")
+        + _dated_row("U4", "KH001", "2025-04-30")
+        + _dated_row("U5", "KH001", "2025-03-02")
+        + _dated_row("U2", "KH001", "2025-03-06"),  # the later row of U2 wins
+        "utf-8",
+    )
+    (raw / "worklog" / "b_ordered.csv").write_text(
+        HEADER
+        + _dated_row("O1", "KH001", "2025-05-09")
+        + _dated_row("O2", "KH001", "2025-05-02")
+        + _dated_row("O3", "KH002", "2025-05-01"),
+        "utf-8",
+    )
+    con = duckdb.connect()
+    ensure_raw_tables(con)
+    result = ingest_source(con, raw, "worklog")
+    assert (result.files_loaded, result.rows_loaded) == (2, 9)
+    assert con.execute(
+        "SELECT entry_id, _source_file, _source_row FROM raw.worklog ORDER BY rowid"
+    ).fetchall() == [
+        ("U5", "worklog/a_unordered.csv", 6),
+        ("U2", "worklog/a_unordered.csv", 7),
+        ("U3", "worklog/a_unordered.csv", 4),
+        ("U4", "worklog/a_unordered.csv", 5),
+        ("U1", "worklog/a_unordered.csv", 2),
+        ("O1", "worklog/b_ordered.csv", 2),
+        ("O2", "worklog/b_ordered.csv", 3),
+        ("O3", "worklog/b_ordered.csv", 4),
+    ]

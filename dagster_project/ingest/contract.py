@@ -73,6 +73,9 @@ class Source:
     key: tuple[str, ...]
     # (start column, end column): the end must not be before the start (``end_before_start``)
     intervals: tuple[tuple[str, str], ...] = ()
+    # (date column, staff column), both required: the rows are stored by month of the date, then
+    # by staff member (see load._cluster_order)
+    cluster: tuple[str, str] | None = None
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -233,6 +236,7 @@ SOURCE_LIST: tuple[Source, ...] = (
             _c("reviewed_at", "datetime", "Thời điểm duyệt"),
         ),
         key=("entry_id", "revision"),
+        cluster=("work_date", "staff_id"),
     ),
     Source(
         "documents",

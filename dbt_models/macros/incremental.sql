@@ -205,9 +205,15 @@
 {#- A model whose rows are those of a table already written in month and staff order, filtered
     and left-joined to smaller ones, writes them in that order without a sort: DuckDB keeps the
     order of the scanned rows through filters, projections and the probe side of hash joins
-    (preserve_insertion_order, on in profiles.yml). Emits nothing; it marks the model for the
-    test that checks the order of every clustered table (tests/test_incremental.py). -#}
-{% macro keeps_month_and_staff_order() -%}
+    (preserve_insertion_order, on in profiles.yml). It marks the model for the test that checks
+    the order of every clustered table (tests/test_incremental.py), and emits nothing, unless
+    `sort_rebuilt_months_by` names the date column: a build of some months then sorts its rows
+    (they are few, and come from a union of the scope's pieces and from joins DuckDB may turn
+    around on small inputs), while a build of every month keeps the stored order. -#}
+{% macro keeps_month_and_staff_order(sort_rebuilt_months_by=none, staff_column='staff_id') -%}
+    {%- if sort_rebuilt_months_by and rebuilds_selected_months() -%}
+        {{ cluster_by_month_and_staff(sort_rebuilt_months_by, staff_column) }}
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro kpi_incremental_strategy() -%}

@@ -95,8 +95,9 @@ candidate_revisions as {{ inline_cte() }} (
 ),
 
 -- Most entries have a single revision, which is their current version. Only the entries with
--- several are ranked: a window over every revision of a province year sorts tens of millions
--- of wide rows, and ran out of memory under the build's 4 GB.
+-- several are ranked, on the few columns the tie rule reads: a window over every revision of a
+-- province year sorts tens of millions of wide rows, and ran out of memory under the build's
+-- 4 GB.
 revised_entries as (
 
     select entry_id
@@ -106,39 +107,43 @@ revised_entries as (
 
 ),
 
-single_revisions as (
+current_revisions_of_revised_entries as (
 
-    select candidate_revisions.*
-    from candidate_revisions
-    left join revised_entries
-        on candidate_revisions.entry_id = revised_entries.entry_id
-    where revised_entries.entry_id is null
-
-),
-
-ranked as (
-
-    select
-        candidate_revisions.*,
-        row_number() over (
-            partition by candidate_revisions.entry_id
-            order by
-                candidate_revisions.revision desc,
-                candidate_revisions.delivery_id desc,
-                candidate_revisions.source_file desc,
-                candidate_revisions.source_row desc
-        ) as version_rank
-    from candidate_revisions
-    inner join revised_entries
-        on candidate_revisions.entry_id = revised_entries.entry_id
+    select entry_id, source_file, source_row
+    from (
+        select
+            candidate_revisions.entry_id,
+            candidate_revisions.source_file,
+            candidate_revisions.source_row,
+            row_number() over (
+                partition by candidate_revisions.entry_id
+                order by
+                    candidate_revisions.revision desc,
+                    candidate_revisions.delivery_id desc,
+                    candidate_revisions.source_file desc,
+                    candidate_revisions.source_row desc
+            ) as version_rank
+        from candidate_revisions
+        inner join revised_entries
+            on candidate_revisions.entry_id = revised_entries.entry_id
+    ) as ranked
+    where version_rank = 1
 
 ),
 
+-- One filter of the revisions, not a union of the single ones and the ranked ones: the rows
+-- keep the order they are stored in (month, then person), which this model's table keeps.
 latest_versions as (
 
-    select {{ version_columns | join(', ') }} from single_revisions
-    union all
-    select {{ version_columns | join(', ') }} from ranked where version_rank = 1
+    select {% for column in version_columns %}candidate_revisions.{{ column }}{{ ', ' if not loop.last }}{% endfor %}
+    from candidate_revisions
+    left join current_revisions_of_revised_entries
+        on candidate_revisions.entry_id = current_revisions_of_revised_entries.entry_id
+    where current_revisions_of_revised_entries.entry_id is null
+        or (
+            candidate_revisions.source_file = current_revisions_of_revised_entries.source_file
+            and candidate_revisions.source_row = current_revisions_of_revised_entries.source_row
+        )
 
 ),
 
@@ -165,16 +170,27 @@ current_versions as (
 
 ),
 
-assignment_days as (
+-- The assignment in force on work_date and its position's group, as int_staff_assignment_days_
+-- expanded derives them for each day (assignments do not overlap: ingestion quarantines those
+-- that do), looked up in the assignments themselves rather than in the expanded days: a few
+-- thousand rows to hash instead of a row per person and day, which DuckDB, when an incremental
+-- build's entries were fewer than the month's days, hashed the entries against instead, and
+-- wrote them out of order (a province year: 38 s with the assignments, 60 s with the days).
+assignments as (
 
-    select * from {{ rebuild_scope_rows(ref('int_staff_assignment_days_expanded'), 'work_date') }}
-        as assignment_days
+    select * from {{ ref('stg_hr__assignments') }}
+
+),
+
+positions as (
+
+    select * from {{ ref('int_positions_versioned') }}
 
 ),
 
 known_staff as (
 
-    select distinct staff_id from {{ ref('stg_hr__assignments') }}
+    select distinct staff_id from assignments
 
 ),
 
@@ -189,19 +205,29 @@ resolved as (
     select
         current_versions.*,
         known_staff.staff_id is not null as is_known_staff,
-        assignment_days.agency_code,
-        assignment_days.position_group,
+        assignments.agency_code,
+        case
+            when assignments.staff_id is not null
+                then coalesce(positions.position_group, 'unknown')
+        end as position_group,
         tasks.standard_minutes,
         tasks.evidence_type as catalogue_evidence_type,
         tasks.task_group
     from current_versions
     left join known_staff
         on current_versions.staff_id = known_staff.staff_id
-    left join assignment_days
-        on current_versions.staff_id = assignment_days.staff_id
-        and current_versions.work_date = assignment_days.work_date
+    left join assignments
+        on current_versions.staff_id = assignments.staff_id
+        and current_versions.work_date >= assignments.assignment_start
+        and current_versions.work_date
+            <= coalesce(assignments.assignment_end, cast('9999-12-31' as date))
+    left join positions
+        on assignments.agency_code = positions.agency_code
+        and assignments.position_code = positions.position_code
+        and current_versions.work_date >= positions.valid_from
+        and current_versions.work_date < coalesce(positions.valid_until, cast('9999-12-31' as date))
     left join tasks
-        on assignment_days.agency_code = tasks.agency_code
+        on assignments.agency_code = tasks.agency_code
         and current_versions.task_code = tasks.task_code
         and coalesce(current_versions.stage_code, '') = tasks.stage_key
         and current_versions.work_date >= tasks.valid_from
@@ -252,5 +278,11 @@ credited as (
 
 )
 
+-- A build of every month does not sort: ingestion stores each month's revisions by person (the
+-- KPI tool exports them so; ingestion sorts a file that is not), and the entries keep that order
+-- through the filter and the left joins above, whose other sides are small. At a province year
+-- 2,309 of 32.8 million rows step back (an entry whose lookup found nothing comes after the
+-- others of its chunk of rows), where the sort cost 16 s of 55, spilling 4 GB under the memory
+-- limit. A build of some months sorts its rows (keeps_month_and_staff_order).
 select * from credited
-{{ cluster_by_month_and_staff('work_date') }}
+{{ keeps_month_and_staff_order(sort_rebuilt_months_by='work_date') }}
