@@ -107,12 +107,17 @@ revised_entries as (
 
 ),
 
+-- A stored revision is one row of one delivery of one file: (delivery_id, source_file,
+-- source_row) names it (a file delivered again under its path keeps the rows whose keys it no
+-- longer holds, at row numbers the new rows may reuse).
 current_revisions_of_revised_entries as (
 
-    select entry_id, source_file, source_row
+    select entry_id, revision, delivery_id, source_file, source_row
     from (
         select
             candidate_revisions.entry_id,
+            candidate_revisions.revision,
+            candidate_revisions.delivery_id,
             candidate_revisions.source_file,
             candidate_revisions.source_row,
             row_number() over (
@@ -141,7 +146,9 @@ latest_versions as (
         on candidate_revisions.entry_id = current_revisions_of_revised_entries.entry_id
     where current_revisions_of_revised_entries.entry_id is null
         or (
-            candidate_revisions.source_file = current_revisions_of_revised_entries.source_file
+            candidate_revisions.revision = current_revisions_of_revised_entries.revision
+            and candidate_revisions.delivery_id = current_revisions_of_revised_entries.delivery_id
+            and candidate_revisions.source_file = current_revisions_of_revised_entries.source_file
             and candidate_revisions.source_row = current_revisions_of_revised_entries.source_row
         )
 
