@@ -35,14 +35,13 @@ first_quota_rows as (
 -- (a province year: 8.1 s became 4.9 s before writing).
 {%- set open_end = "cast('9999-12-31' as date)" %}
 {%- set assignment_last_day = "coalesce(assignments.assignment_end, " ~ open_end ~ ")" %}
+{%- set assignment_columns = ['staff_id', 'agency_code', 'department', 'position_code', 'is_leader'] %}
 assignment_stretches as (
 
     select
-        assignments.staff_id,
-        assignments.agency_code,
-        assignments.department,
-        assignments.position_code,
-        assignments.is_leader,
+        {% for column in assignment_columns -%}
+        assignments.{{ column }},
+        {% endfor -%}
         case
             when positions.valid_from > assignments.assignment_start then positions.valid_from
             else assignments.assignment_start
@@ -69,11 +68,9 @@ assignment_stretches as (
     union all
 
     select
-        assignments.staff_id,
-        assignments.agency_code,
-        assignments.department,
-        assignments.position_code,
-        assignments.is_leader,
+        {% for column in assignment_columns -%}
+        assignments.{{ column }},
+        {% endfor -%}
         assignments.assignment_start as stretch_start,
         case
             when first_quota_rows.day_before_first < {{ assignment_last_day }}
