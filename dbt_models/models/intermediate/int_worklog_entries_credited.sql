@@ -177,27 +177,21 @@ current_versions as (
 
 ),
 
--- The assignment in force on work_date and its position's group, as int_staff_assignment_days_
--- expanded derives them for each day (assignments do not overlap: ingestion quarantines those
--- that do), looked up in the assignments themselves rather than in the expanded days: a few
--- thousand rows to hash instead of a row per person and day, which DuckDB, when an incremental
--- build's entries were fewer than the month's days, hashed the entries against instead, and
--- wrote them out of order (a province year: 38 s with the assignments, 60 s with the days).
-assignments as (
+-- The assignment in force on work_date and its position's group, looked up in the assignments'
+-- stretches under one quota row (int_assignment_stretches_derived, which the assignment days
+-- expand; assignments do not overlap: ingestion quarantines those that do) rather than in the
+-- expanded days: a few thousand rows to hash instead of a row per person and day, which DuckDB,
+-- when an incremental build's entries were fewer than the month's days, hashed the entries
+-- against instead, and wrote them out of order (a province year: 38 s against 60 s).
+assignment_stretches as (
 
-    select * from {{ ref('stg_hr__assignments') }}
-
-),
-
-positions as (
-
-    select * from {{ ref('int_positions_versioned') }}
+    select * from {{ ref('int_assignment_stretches_derived') }}
 
 ),
 
 known_staff as (
 
-    select distinct staff_id from assignments
+    select distinct staff_id from {{ ref('stg_hr__assignments') }}
 
 ),
 
@@ -212,29 +206,20 @@ resolved as (
     select
         current_versions.*,
         known_staff.staff_id is not null as is_known_staff,
-        assignments.agency_code,
-        case
-            when assignments.staff_id is not null
-                then coalesce(positions.position_group, 'unknown')
-        end as position_group,
+        assignment_stretches.agency_code,
+        assignment_stretches.position_group,
         tasks.standard_minutes,
         tasks.evidence_type as catalogue_evidence_type,
         tasks.task_group
     from current_versions
     left join known_staff
         on current_versions.staff_id = known_staff.staff_id
-    left join assignments
-        on current_versions.staff_id = assignments.staff_id
-        and current_versions.work_date >= assignments.assignment_start
-        and current_versions.work_date
-            <= coalesce(assignments.assignment_end, cast('9999-12-31' as date))
-    left join positions
-        on assignments.agency_code = positions.agency_code
-        and assignments.position_code = positions.position_code
-        and current_versions.work_date >= positions.valid_from
-        and current_versions.work_date < coalesce(positions.valid_until, cast('9999-12-31' as date))
+    left join assignment_stretches
+        on current_versions.staff_id = assignment_stretches.staff_id
+        and current_versions.work_date >= assignment_stretches.stretch_start
+        and current_versions.work_date <= assignment_stretches.stretch_end
     left join tasks
-        on assignments.agency_code = tasks.agency_code
+        on assignment_stretches.agency_code = tasks.agency_code
         and current_versions.task_code = tasks.task_code
         and coalesce(current_versions.stage_code, '') = tasks.stage_key
         and current_versions.work_date >= tasks.valid_from
