@@ -213,7 +213,7 @@ staff_days as (
         sum(case when is_bulk_late then 1 else 0 end) as bulk_late_entry_count,
         max(submission_lag_days) as max_submission_lag_days,
         -- The day's agency: an entry's agency is that of the person's one assignment on its
-        -- work_date (int_staff_assignment_days_expanded is unique on staff_id and work_date),
+        -- work_date (a person's assignments do not overlap; int_assignment_stretches_derived),
         -- so the day's entries with an assignment share it and max() takes it; the entry with
         -- the highest entry_id, which max_by() looked for, has the same (a province year:
         -- 42.8 s became 35.3 s).
