@@ -150,6 +150,17 @@ batch_work_dates as (
         and cast(batch_partner_entries.submitted_at as date) = batch_keys.submission_date
 
 ),
+{%- else %}
+-- A build of every month holds every live entry: a batch's work dates are the rows of
+-- entry_days with its submission date.
+batch_work_dates as (
+
+    select staff_id, submission_date, work_date
+    from entry_days
+    where submission_date is not null
+
+),
+{%- endif %}
 
 submission_batches as (
 
@@ -161,20 +172,6 @@ submission_batches as (
     group by staff_id, submission_date
 
 ),
-{%- else %}
--- A build of every month holds every live entry: a batch's work dates are its rows here.
-submission_batches as (
-
-    select
-        staff_id,
-        submission_date,
-        count(*) as batch_work_days
-    from entry_days
-    where submission_date is not null
-    group by staff_id, submission_date
-
-),
-{%- endif %}
 
 entry_days_classified as (
 
