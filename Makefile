@@ -22,7 +22,8 @@ run: $(STAMP)
 	$(BIN)/kpi run --raw $(RAW_DIR) --warehouse $(WAREHOUSE)
 
 test: $(STAMP)
-	$(BIN)/ruff check dagster_project tests
+	$(BIN)/ruff check dagster_project tests bench
+	$(BIN)/ruff format --check dagster_project tests bench
 	$(BIN)/pytest
 
 # The extra `spark` (dbt-spark, pyspark) on top of the dev install; Spark needs Java 17.
@@ -35,8 +36,8 @@ test-spark: $(SPARK_STAMP)
 	$(BIN)/pytest -m spark tests/test_spark.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check dagster_project tests
-	$(BIN)/ruff format --check dagster_project tests
+	$(BIN)/ruff check dagster_project tests bench
+	$(BIN)/ruff format --check dagster_project tests bench
 
 build: $(STAMP)
 	$(BIN)/kpi build --raw $(RAW_DIR) --warehouse $(WAREHOUSE)

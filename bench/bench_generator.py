@@ -48,8 +48,9 @@ def run(scale: float, months: int, fmt: str) -> dict:
     ey, em, ed = _end(months)
     code = _CHILD.format(root=str(ROOT), out=str(out), ey=ey, em=em, ed=ed, scale=scale, fmt=fmt)
     try:
-        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             check=True)
+        res = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
         data = json.loads(res.stdout.strip().splitlines()[-1])
         data["bytes"] = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     finally:
@@ -83,7 +84,8 @@ def main() -> None:
             f"| {r['scale']:g} | {r['formats']} | {r['months']} | {r['agencies']} | {r['people']} "
             f"| {r['rows'].get('worklog', 0):,} | {total:,} | {r['seconds']:.1f} "
             f"| {total / r['seconds']:,.0f} | {r['rows'].get('worklog', 0) / r['seconds']:,.0f} "
-            f"| {r['peak_mb']:.0f} | {r['bytes'] / 1e6:.0f} |")
+            f"| {r['peak_mb']:.0f} | {r['bytes'] / 1e6:.0f} |"
+        )
     (HERE / "GENERATOR.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
 

@@ -1,7 +1,6 @@
 """Jobs that are not asset materialisations: the leadership extracts."""
 # No `from __future__ import annotations`: Dagster reads the op's type hints at runtime.
 
-
 from dagster import Config, Failure, OpExecutionContext, job, op
 
 from dagster_project import settings

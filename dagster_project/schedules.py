@@ -47,7 +47,6 @@ weekly_full_refresh = ScheduleDefinition(
 )
 
 
-
 def previous_month(today: date) -> str:
     year, month = (today.year, today.month - 1) if today.month > 1 else (today.year - 1, 12)
     return f"{year:04d}-{month:02d}"

@@ -51,8 +51,6 @@ def run_dbt(*args: str, warehouse: Path, workdir: Path) -> subprocess.CompletedP
 @pytest.fixture(scope="session")
 def acceptance_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     warehouse = tmp_path_factory.mktemp("acceptance") / "warehouse.duckdb"
-    result = run_kpi(
-        "build", "--raw", str(ACCEPTANCE_CASE / "raw"), "--warehouse", str(warehouse)
-    )
+    result = run_kpi("build", "--raw", str(ACCEPTANCE_CASE / "raw"), "--warehouse", str(warehouse))
     assert result.returncode == 0, f"kpi build failed:\n{result.stderr[-4000:]}"
     return warehouse

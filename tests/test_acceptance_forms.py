@@ -75,9 +75,7 @@ def _write_xlsx(path: Path, source: str, rows: list[dict[str, str]]) -> None:
             if not value:
                 continue
             if column.kind == "date":
-                sheet.write_datetime(
-                    row_number, col, dt.datetime.fromisoformat(value), date_format
-                )
+                sheet.write_datetime(row_number, col, dt.datetime.fromisoformat(value), date_format)
             elif column.kind == "enum" and column.enum.get(value):
                 sheet.write_string(row_number, col, column.enum[value][0])
             else:

@@ -30,11 +30,7 @@ def test_one_ingestion_asset_per_raw_source() -> None:
 
 def test_staging_models_read_the_ingestion_assets() -> None:
     graph = _asset_graph()
-    staging = {
-        key
-        for key in graph.get_all_asset_keys()
-        if key.path[-1].startswith("stg_")
-    }
+    staging = {key for key in graph.get_all_asset_keys() if key.path[-1].startswith("stg_")}
     assert len(staging) == 9
     upstream_of_staging = {parent for key in staging for parent in graph.get(key).parent_keys}
     assert upstream_of_staging == {AssetKey(["raw", source]) for source in SOURCES}

@@ -183,17 +183,22 @@ def test_agency_headline_matches_the_mart(
     out, _ = extracts[period]
     for row in _mart(acceptance_warehouse, "agency_productivity", period):
         ws = _open(out / f"{period}_{row['agency_code']}.xlsx")["Tổng quan"]
-        shown = {r[0]: r[1] for r in ws.iter_rows(min_row=3, max_row=12, max_col=2,
-                                                   values_only=True)}
+        shown = {
+            r[0]: r[1] for r in ws.iter_rows(min_row=3, max_row=12, max_col=2, values_only=True)
+        }
         for label, column in HEADLINE_LABELS.items():
             assert _close(row[column], shown[label]), (period, row["agency_code"], label)
 
 
-def test_stc_march_figures(extracts: dict[str, tuple[Path, ExtractManifest]],
-                           acceptance_warehouse: Path) -> None:
+def test_stc_march_figures(
+    extracts: dict[str, tuple[Path, ExtractManifest]], acceptance_warehouse: Path
+) -> None:
     out, _ = extracts["2025-03"]
-    (mart,) = [r for r in _mart(acceptance_warehouse, "agency_productivity", "2025-03")
-               if r["agency_code"] == "STC"]
+    (mart,) = [
+        r
+        for r in _mart(acceptance_warehouse, "agency_productivity", "2025-03")
+        if r["agency_code"] == "STC"
+    ]
     ws = _open(out / "2025-03_STC.xlsx")["Tổng quan"]
     shown = {r[0]: r[1] for r in ws.iter_rows(min_row=3, max_row=12, max_col=2, values_only=True)}
     assert shown["Bình quân giờ được ghi nhận/ngày"] == pytest.approx(mart["avg_daily_hours"])
@@ -210,10 +215,14 @@ def test_every_person_row_matches_the_marts(
     extracts: dict[str, tuple[Path, ExtractManifest]], acceptance_warehouse: Path, period: str
 ) -> None:
     out, _ = extracts[period]
-    productivity = {(r["agency_code"], r["staff_id"]): r
-                    for r in _mart(acceptance_warehouse, "staff_productivity", period)}
-    scorecard = {(r["agency_code"], r["staff_id"]): r
-                 for r in _mart(acceptance_warehouse, "kpi_scorecard", period)}
+    productivity = {
+        (r["agency_code"], r["staff_id"]): r
+        for r in _mart(acceptance_warehouse, "staff_productivity", period)
+    }
+    scorecard = {
+        (r["agency_code"], r["staff_id"]): r
+        for r in _mart(acceptance_warehouse, "kpi_scorecard", period)
+    }
     shown: dict[tuple[str, str], dict[str, Any]] = {}
     for code in _agency_codes(acceptance_warehouse, period):
         for row in _table(_open(out / f"{period}_{code}.xlsx")["Cá nhân"]):
@@ -230,13 +239,17 @@ def test_every_person_row_matches_the_marts(
 def test_agency_workbooks_name_only_their_own_staff(
     extracts: dict[str, tuple[Path, ExtractManifest]], acceptance_warehouse: Path
 ) -> None:
-    people = _query(acceptance_warehouse,
-                    "select distinct staff_id, full_name from staging.stg_hr__assignments")
+    people = _query(
+        acceptance_warehouse, "select distinct staff_id, full_name from staging.stg_hr__assignments"
+    )
     for period in PERIODS:
         out, manifest = extracts[period]
         own_ids = {
-            code: {r["staff_id"] for r in _mart(acceptance_warehouse, "staff_productivity", period)
-                   if r["agency_code"] == code}
+            code: {
+                r["staff_id"]
+                for r in _mart(acceptance_warehouse, "staff_productivity", period)
+                if r["agency_code"] == code
+            }
             for code in _agency_codes(acceptance_warehouse, period)
         }
         for item in manifest.files:
@@ -253,7 +266,7 @@ def test_agency_workbooks_name_only_their_own_staff(
 
 
 def test_march_stc_and_mttq_keep_their_staff_apart(
-    extracts: dict[str, tuple[Path, ExtractManifest]]
+    extracts: dict[str, tuple[Path, ExtractManifest]],
 ) -> None:
     out, _ = extracts["2025-03"]
     stc = _strings(_open(out / "2025-03_STC.xlsx"))
@@ -270,8 +283,9 @@ def test_province_summary_has_counts_but_no_names(
     out, _ = extracts[period]
     wb = _open(out / f"{period}_toan-tinh.xlsx")
     text = " ".join(_strings(wb))
-    for person in _query(acceptance_warehouse,
-                         "select distinct staff_id, full_name from staging.stg_hr__assignments"):
+    for person in _query(
+        acceptance_warehouse, "select distinct staff_id, full_name from staging.stg_hr__assignments"
+    ):
         assert person["full_name"] not in text
         assert person["staff_id"] not in text
 
@@ -293,9 +307,13 @@ def test_province_summary_has_counts_but_no_names(
     staffing = {(r["Mã cơ quan"], r["Nhóm vị trí việc làm"]): r for r in _table(wb["Biên chế"])}
     marts = _mart(acceptance_warehouse, "staffing_surplus", period)
     assert len(staffing) == len(marts)
-    groups = {"leadership": "Lãnh đạo, quản lý", "specialist": "Chuyên môn, nghiệp vụ",
-              "shared_specialist": "Chuyên môn dùng chung", "support": "Hỗ trợ, phục vụ",
-              "unknown": "Chưa xác định"}
+    groups = {
+        "leadership": "Lãnh đạo, quản lý",
+        "specialist": "Chuyên môn, nghiệp vụ",
+        "shared_specialist": "Chuyên môn dùng chung",
+        "support": "Hỗ trợ, phục vụ",
+        "unknown": "Chưa xác định",
+    }
     for row in marts:
         shown = staffing[(row["agency_code"], groups[row["position_group"]])]
         assert _close(row["required_fte"], shown["Biên chế cần thiết (FTE)"])
@@ -305,10 +323,15 @@ def test_province_summary_has_counts_but_no_names(
     scored = _mart(acceptance_warehouse, "kpi_scorecard", period)
     by_agency = {r["Mã cơ quan"]: r for r in _table(wb["Xếp loại"])}
     for code in {r["agency_code"] for r in scored}:
-        for label in ("Hoàn thành xuất sắc nhiệm vụ", "Hoàn thành tốt nhiệm vụ",
-                      "Hoàn thành nhiệm vụ", "Không hoàn thành nhiệm vụ"):
-            count = sum(1 for r in scored
-                        if r["agency_code"] == code and r["final_classification"] == label)
+        for label in (
+            "Hoàn thành xuất sắc nhiệm vụ",
+            "Hoàn thành tốt nhiệm vụ",
+            "Hoàn thành nhiệm vụ",
+            "Không hoàn thành nhiệm vụ",
+        ):
+            count = sum(
+                1 for r in scored if r["agency_code"] == code and r["final_classification"] == label
+            )
             assert by_agency[code][label] == count, (code, label)
 
 
@@ -316,13 +339,19 @@ def test_agency_staffing_sheet_matches_the_mart(
     extracts: dict[str, tuple[Path, ExtractManifest]], acceptance_warehouse: Path
 ) -> None:
     out, _ = extracts["2025-03"]
-    marts = [r for r in _mart(acceptance_warehouse, "staffing_surplus", "2025-03")
-             if r["agency_code"] == "STC"]
+    marts = [
+        r
+        for r in _mart(acceptance_warehouse, "staffing_surplus", "2025-03")
+        if r["agency_code"] == "STC"
+    ]
     shown = _table(_open(out / "2025-03_STC.xlsx")["Biên chế"])
     assert len(shown) == len(marts)
     status = {"surplus": "Thừa", "balanced": "Cân đối", "shortage": "Thiếu"}
-    for mart, row in zip(sorted(marts, key=lambda r: r["required_fte"]),
-                         sorted(shown, key=lambda r: r["Biên chế cần thiết (FTE)"]), strict=True):
+    for mart, row in zip(
+        sorted(marts, key=lambda r: r["required_fte"]),
+        sorted(shown, key=lambda r: r["Biên chế cần thiết (FTE)"]),
+        strict=True,
+    ):
         assert _close(mart["required_fte"], row["Biên chế cần thiết (FTE)"])
         assert _close(mart["actual_fte"], row["Biên chế thực tế (FTE)"])
         assert _close(mart["wisn_difference"], row["Chênh lệch (FTE)"])
@@ -330,7 +359,7 @@ def test_agency_staffing_sheet_matches_the_mart(
 
 
 def test_layout_charts_formats_and_frozen_headers(
-    extracts: dict[str, tuple[Path, ExtractManifest]]
+    extracts: dict[str, tuple[Path, ExtractManifest]],
 ) -> None:
     out, _ = extracts["2025-03"]
     agency = _open(out / "2025-03_STC.xlsx")
@@ -345,8 +374,9 @@ def test_layout_charts_formats_and_frozen_headers(
     assert people["H2"].number_format == "0.00"
 
     cover = agency["Bìa"]
-    dates = {r[0]: r[1] for r in cover.iter_rows(min_row=4, max_row=12, max_col=2,
-                                                  values_only=True)}
+    dates = {
+        r[0]: r[1] for r in cover.iter_rows(min_row=4, max_row=12, max_col=2, values_only=True)
+    }
     assert dates["Kỳ báo cáo"] == "Tháng 03/2025"
     assert dates["Từ ngày"] == dt.datetime(2025, 3, 1)
     assert dates["Đến ngày"] == dt.datetime(2025, 3, 31)

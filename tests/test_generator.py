@@ -23,13 +23,27 @@ from dagster_project.generator.schema import ENUM_LABELS, ENUMS, REQUIRED, SOURC
 SOURCES_ALL = list(SOURCES)
 MARCH = {"start": date(2025, 3, 1), "end": date(2025, 3, 31)}
 # Holidays and compensatory Saturdays of contract/vn-calendar.md, for the reference SQL.
-HOLIDAYS = ["2025-01-01", "2025-01-27", "2025-01-28", "2025-01-29", "2025-01-30",
-            "2025-01-31", "2025-04-07", "2025-04-30", "2025-05-01", "2025-05-02",
-            "2025-09-01", "2025-09-02", "2026-01-01", "2026-01-02"]
+HOLIDAYS = [
+    "2025-01-01",
+    "2025-01-27",
+    "2025-01-28",
+    "2025-01-29",
+    "2025-01-30",
+    "2025-01-31",
+    "2025-04-07",
+    "2025-04-30",
+    "2025-05-01",
+    "2025-05-02",
+    "2025-09-01",
+    "2025-09-02",
+    "2026-01-01",
+    "2026-01-02",
+]
 WORKING_SATURDAYS = ["2025-04-26", "2026-01-10"]
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
 
 def load(raw: Path, source: str) -> pd.DataFrame:
     """All files of a source as strings, headers mapped to canonical names."""
@@ -43,8 +57,9 @@ def load(raw: Path, source: str) -> pd.DataFrame:
             df = pd.read_excel(p, dtype=str, engine="calamine").fillna("")
         else:
             raise AssertionError(f"unexpected file {p}")
-        df.columns = [lab.get(unicodedata.normalize("NFC", c).strip().lower(), c)
-                      for c in df.columns]
+        df.columns = [
+            lab.get(unicodedata.normalize("NFC", c).strip().lower(), c) for c in df.columns
+        ]
         df["_file"] = str(p)
         df["_row"] = range(len(df))
         frames.append(df)
@@ -53,9 +68,11 @@ def load(raw: Path, source: str) -> pd.DataFrame:
 
 
 def _date_sql(col: str) -> str:
-    return (f"COALESCE(TRY_STRPTIME(NULLIF(TRIM({col}), ''), '%Y-%m-%d'), "
-            f"TRY_STRPTIME(NULLIF(TRIM({col}), ''), '%d/%m/%Y'), "
-            f"TRY_STRPTIME(NULLIF(TRIM({col}), ''), '%Y-%m-%d %H:%M:%S'))::DATE")
+    return (
+        f"COALESCE(TRY_STRPTIME(NULLIF(TRIM({col}), ''), '%Y-%m-%d'), "
+        f"TRY_STRPTIME(NULLIF(TRIM({col}), ''), '%d/%m/%Y'), "
+        f"TRY_STRPTIME(NULLIF(TRIM({col}), ''), '%Y-%m-%d %H:%M:%S'))::DATE"
+    )
 
 
 def reference_agency_month(raw: Path, agency: str, month: str) -> tuple[int, float, int]:
@@ -63,21 +80,23 @@ def reference_agency_month(raw: Path, agency: str, month: str) -> tuple[int, flo
     con = duckdb.connect()
     for s in ("staff", "worklog", "tasks", "leave"):
         con.register(f"{s}_raw", load(raw, s))
-    status_map = " ".join(f"WHEN lower(trim(status)) = '{lbl.lower()}' THEN '{c}'"
-                          for c, lbl in ENUM_LABELS[("worklog", "status")].items())
+    status_map = " ".join(
+        f"WHEN lower(trim(status)) = '{lbl.lower()}' THEN '{c}'"
+        for c, lbl in ENUM_LABELS[("worklog", "status")].items()
+    )
     hol = ", ".join(f"DATE '{d}'" for d in HOLIDAYS)
     sat = ", ".join(f"DATE '{d}'" for d in WORKING_SATURDAYS)
     m0 = f"DATE '{month}-01'"
     sql = f"""
     WITH staff AS (
-        SELECT staff_id, agency_code, {_date_sql('assignment_start')} AS s,
-               COALESCE({_date_sql('assignment_end')}, DATE '9999-12-31') AS e
+        SELECT staff_id, agency_code, {_date_sql("assignment_start")} AS s,
+               COALESCE({_date_sql("assignment_end")}, DATE '9999-12-31') AS e
         FROM staff_raw),
     days AS (SELECT CAST(d AS DATE) AS d
              FROM range({m0}, {m0} + INTERVAL 1 MONTH, INTERVAL 1 DAY) t(d)),
     wd AS (SELECT d FROM days
            WHERE (isodow(d) <= 5 AND d NOT IN ({hol})) OR d IN ({sat})),
-    lv AS (SELECT staff_id, {_date_sql('leave_start')} AS s, {_date_sql('leave_end')} AS e,
+    lv AS (SELECT staff_id, {_date_sql("leave_start")} AS s, {_date_sql("leave_end")} AS e,
                   lower(trim(half_day)) IN ('true', '1', 'x', 'có') AS half
            FROM leave_raw
            WHERE lower(trim(leave_type)) IN ('annual', 'sick', 'maternity', 'unpaid', 'other')),
@@ -90,7 +109,7 @@ def reference_agency_month(raw: Path, agency: str, month: str) -> tuple[int, flo
     avail AS (SELECT sd.staff_id, SUM(8 - COALESCE(lh.h, 0)) / 8.0 AS fde
               FROM sd LEFT JOIN lh USING (staff_id, d) GROUP BY 1),
     wl AS (SELECT entry_id, COALESCE(TRY_CAST(NULLIF(revision, '') AS INT), 1) AS revision,
-                  staff_id, {_date_sql('work_date')} AS work_date, task_code,
+                  staff_id, {_date_sql("work_date")} AS work_date, task_code,
                   COALESCE(stage_code, '') AS stage_code,
                   COALESCE(TRY_CAST(replace(NULLIF(quantity, ''), ',', '.') AS DOUBLE), 1) AS q,
                   CASE {status_map} ELSE lower(trim(status)) END AS status, _file, _row
@@ -101,7 +120,7 @@ def reference_agency_month(raw: Path, agency: str, month: str) -> tuple[int, flo
               PARTITION BY entry_id ORDER BY revision DESC, _file DESC, _row DESC) = 1),
     tasks AS (SELECT agency_code, task_code, COALESCE(stage_code, '') AS stage_code,
                      TRY_CAST(replace(standard_minutes, ',', '.') AS DOUBLE) AS m,
-                     {_date_sql('valid_from')} AS vf FROM tasks_raw),
+                     {_date_sql("valid_from")} AS vf FROM tasks_raw),
     matched AS (
         SELECT cur.staff_id, cur.q * t.m / 60.0 AS hours
         FROM cur JOIN staff a ON a.staff_id = cur.staff_id
@@ -121,11 +140,15 @@ def reference_agency_month(raw: Path, agency: str, month: str) -> tuple[int, flo
 
 
 def digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 # --- fixtures --------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def messy_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -142,6 +165,7 @@ def mixed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 # --- contract conformance ---------------------------------------------------------------------
+
 
 def _conformance(raw: Path) -> dict[str, float]:
     """Per source, the share of rows breaking a value rule (those go to quarantine)."""
@@ -160,10 +184,11 @@ def _conformance(raw: Path) -> dict[str, float]:
                 bad |= empty
             if kind == "date":
                 ok = v.str.fullmatch(r"\d{4}-\d{2}-\d{2}( 00:00:00)?|\d{2}/\d{2}/\d{4}")
-                parsed = pd.to_datetime(v.where(v.str.contains("-")).str[:10], errors="coerce",
-                                        format="%Y-%m-%d").fillna(pd.to_datetime(
-                                            v.where(v.str.contains("/")), errors="coerce",
-                                            format="%d/%m/%Y"))
+                parsed = pd.to_datetime(
+                    v.where(v.str.contains("-")).str[:10], errors="coerce", format="%Y-%m-%d"
+                ).fillna(
+                    pd.to_datetime(v.where(v.str.contains("/")), errors="coerce", format="%d/%m/%Y")
+                )
                 bad |= ~empty & ~(ok & parsed.notna())
             elif kind == "datetime":
                 ok = v.str.fullmatch(r"(\d{4}-\d{2}-\d{2}|\d{2}/\d{2}/\d{4}) \d{2}:\d{2}(:\d{2})?")
@@ -176,8 +201,7 @@ def _conformance(raw: Path) -> dict[str, float]:
                 allowed |= {x.lower() for x in ENUM_LABELS.get((source, col), {}).values()}
                 bad |= ~empty & ~v.str.lower().isin(allowed)
             elif kind == "bool":
-                bad |= ~empty & ~v.str.lower().isin(["true", "false", "1", "0", "x", "có",
-                                                     "không"])
+                bad |= ~empty & ~v.str.lower().isin(["true", "false", "1", "0", "x", "có", "không"])
         if source == "worklog":
             bad |= pd.to_numeric(df["quantity"].str.replace(",", "."), errors="coerce") <= 0
         bad_share[source] = float(bad.mean())
@@ -225,6 +249,7 @@ def test_clean_is_canonical(tmp_path: Path) -> None:
 
 # --- calibration -----------------------------------------------------------------------------
 
+
 def test_calibration_stc_march_default_seed(messy_csv: Path) -> None:
     n, pooled, over = reference_agency_month(messy_csv, "STC", "2025-03")
     assert n == 84
@@ -249,6 +274,7 @@ def test_most_people_elsewhere_under_8_hours(messy_csv: Path) -> None:
 
 # --- determinism -------------------------------------------------------------------------------
 
+
 def test_deterministic_bytes(tmp_path: Path, mixed: Path) -> None:
     again = tmp_path / "raw"
     generate(again, seed=42, formats="mixed", start=date(2025, 6, 26), end=date(2025, 7, 4))
@@ -259,6 +285,7 @@ def test_deterministic_bytes(tmp_path: Path, mixed: Path) -> None:
 
 
 # --- messiness rates -----------------------------------------------------------------------------
+
 
 def test_messiness_appears_at_its_rates(messy_csv: Path) -> None:
     rates = MessinessRates()
@@ -285,30 +312,43 @@ def test_messiness_appears_at_its_rates(messy_csv: Path) -> None:
     late = (sub.dt.normalize() - pd.to_datetime(live["work_date"])).dt.days > 7
     assert near(late.mean(), rates.late_submission, 0.5)
     tasks = load(messy_csv, "tasks")
-    doc_tasks = set(tasks.loc[tasks["evidence_type"] == "document", "agency_code"] + "|"
-                    + tasks.loc[tasks["evidence_type"] == "document", "task_code"] + "|"
-                    + tasks.loc[tasks["evidence_type"] == "document", "stage_code"])
+    doc_tasks = set(
+        tasks.loc[tasks["evidence_type"] == "document", "agency_code"]
+        + "|"
+        + tasks.loc[tasks["evidence_type"] == "document", "task_code"]
+        + "|"
+        + tasks.loc[tasks["evidence_type"] == "document", "stage_code"]
+    )
     staff = load(messy_csv, "staff").drop_duplicates("staff_id")
     live = live.merge(staff[["staff_id", "agency_code"]], on="staff_id")
     is_doc = (live["agency_code"] + "|" + live["task_code"] + "|" + live["stage_code"]).isin(
-        doc_tasks)
+        doc_tasks
+    )
     missing = (live.loc[is_doc, "document_ref"] == "").mean()
     assert near(missing, rates.missing_document, 0.4)
     unknown = (~live["task_code"].str.match(r"^[ABCD]\d\d$")).sum() + (
-        ~cur["staff_id"].isin(staff["staff_id"])).sum()
+        ~cur["staff_id"].isin(staff["staff_id"])
+    ).sum()
     assert 0 < unknown / n < 3 * rates.unknown_reference
 
 
 def test_messiness_rates_are_configurable(tmp_path: Path) -> None:
     out = tmp_path / "raw"
-    generate(out, seed=1, formats="csv", start=date(2025, 3, 3), end=date(2025, 3, 7),
-             rates=MessinessRates(duplicate=0.0, rejection=0.2, broken_row=0.0))
+    generate(
+        out,
+        seed=1,
+        formats="csv",
+        start=date(2025, 3, 3),
+        end=date(2025, 3, 7),
+        rates=MessinessRates(duplicate=0.0, rejection=0.2, broken_row=0.0),
+    )
     wl = load(out, "worklog")
     cur = wl.sort_values(["entry_id", "revision"]).drop_duplicates("entry_id", keep="last")
     assert 0.15 < (cur["status"] == "rejected").sum() / (cur["status"] == "approved").sum() < 0.25
 
 
 # --- append a day and scale ---------------------------------------------------------------------
+
 
 def test_append_day_writes_new_files_only(tmp_path: Path) -> None:
     out = tmp_path / "raw"
@@ -328,13 +368,17 @@ def test_append_day_writes_new_files_only(tmp_path: Path) -> None:
     earlier = wl[~wl["_file"].str.contains("2026-01-05") & (wl["entry_id"] != "")]
     assert not day["entry_id"].isin(earlier["entry_id"]).any()
     docs = load(out, "documents")
-    docs = docs[docs["direction"].str.lower().isin(["outgoing", "đi"])
-                & (docs["agency_code"] == "STC")]
+    docs = docs[
+        docs["direction"].str.lower().isin(["outgoing", "đi"]) & (docs["agency_code"] == "STC")
+    ]
     num = docs["doc_number"].str.extract(r"^(\d+)/STC-")[0].dropna().astype(int)
     new_docs = docs[docs["_file"].str.contains("2026-01-05")]
     if len(new_docs):
-        assert not new_docs["doc_number"].isin(docs[~docs["_file"].str.contains("2026-01-05")]
-                                                ["doc_number"]).any()
+        assert (
+            not new_docs["doc_number"]
+            .isin(docs[~docs["_file"].str.contains("2026-01-05")]["doc_number"])
+            .any()
+        )
     assert len(num) > 0
     with pytest.raises(FileExistsError):
         generate(out, **args, append_day=date(2026, 1, 5))

@@ -22,8 +22,15 @@ def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # norm revision (2025-07-01), with plenty of 30-entry norms; CSV only, to build quickly.
     root = tmp_path_factory.mktemp("review_demo")
     generated = run_kpi(
-        "generate", "--out", str(root / "raw"), "--start", "2025-06-01", "--end", "2025-07-31",
-        "--formats", "csv",
+        "generate",
+        "--out",
+        str(root / "raw"),
+        "--start",
+        "2025-06-01",
+        "--end",
+        "2025-07-31",
+        "--formats",
+        "csv",
     )
     assert generated.returncode == 0, generated.stderr[-3000:]
     warehouse = root / "warehouse.duckdb"

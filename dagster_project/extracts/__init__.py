@@ -91,9 +91,16 @@ def write_extracts(warehouse: Path, period: str, out_dir: Path) -> ExtractManife
     for name, kind, code, payload, rows in built:
         target = out_dir / name
         write_atomic(target, payload)
-        files.append(ExtractFile(name=name, kind=kind, agency_code=code,
-                                 sha256=sha256_of(target), size_bytes=len(payload),
-                                 sheet_rows=rows))
+        files.append(
+            ExtractFile(
+                name=name,
+                kind=kind,
+                agency_code=code,
+                sha256=sha256_of(target),
+                size_bytes=len(payload),
+                sheet_rows=rows,
+            )
+        )
     manifest = ExtractManifest(
         period=resolved.text,
         period_type=resolved.kind,

@@ -227,6 +227,4 @@ PRIVACY_NOTE_AGENCY = (
     "Tài liệu có thông tin cá nhân của công chức thuộc cơ quan; chỉ sử dụng trong phạm vi "
     "quản lý, đánh giá theo quy định về bảo vệ dữ liệu cá nhân (Nghị định 13/2023/NĐ-CP)."
 )
-PRIVACY_NOTE_PROVINCE = (
-    "Báo cáo tổng hợp chỉ có số lượng người, không có họ tên hay mã công chức."
-)
+PRIVACY_NOTE_PROVINCE = "Báo cáo tổng hợp chỉ có số lượng người, không có họ tên hay mã công chức."

@@ -41,15 +41,25 @@ def resolve_period(period: str) -> Period:
         _check_year(period, year)
         start = date(year, month, 1)
         end = _add_months(start, 1) - timedelta(days=1)
-        return Period(f"{year:04d}-{month:02d}", "month", start, end,
-                      labels.period_label("month", year, month))
+        return Period(
+            f"{year:04d}-{month:02d}",
+            "month",
+            start,
+            end,
+            labels.period_label("month", year, month),
+        )
     if match := _QUARTER.fullmatch(text):
         year, quarter = int(match[1]), int(match[2])
         _check_year(period, year)
         start = date(year, 3 * quarter - 2, 1)
         end = _add_months(start, 3) - timedelta(days=1)
-        return Period(f"{year:04d}-Q{quarter}", "quarter", start, end,
-                      labels.period_label("quarter", year, quarter))
+        return Period(
+            f"{year:04d}-Q{quarter}",
+            "quarter",
+            start,
+            end,
+            labels.period_label("quarter", year, quarter),
+        )
     raise ExtractError(
         f"Malformed period {period!r}: expected a month YYYY-MM (e.g. 2025-03) "
         "or a quarter YYYY-Qn (e.g. 2025-Q1)."

@@ -174,8 +174,9 @@ def load_period(warehouse: Path, period: Period) -> PeriodData:
             f"({period.kind} starting {period.start.isoformat()}): nothing to extract."
         )
     first_day, last_day = covered if covered is not None else (None, None)
-    working_days = max((int(r["working_days"]) for r in staffing if r["working_days"] is not None),
-                       default=None)
+    working_days = max(
+        (int(r["working_days"]) for r in staffing if r["working_days"] is not None), default=None
+    )
     return PeriodData(
         period=period,
         agency_names=agency_names,

@@ -76,31 +76,44 @@ class Book:
         self.wb: Workbook = xlsxwriter.Workbook(
             self.buffer, {"in_memory": True, "strings_to_numbers": False}
         )
-        self.wb.set_properties({
-            "title": title,
-            "subject": subject,
-            "author": labels.AUTHOR,
-            "company": labels.PROGRAMME,
-            "created": created,
-        })
+        self.wb.set_properties(
+            {
+                "title": title,
+                "subject": subject,
+                "author": labels.AUTHOR,
+                "company": labels.PROGRAMME,
+                "created": created,
+            }
+        )
         self.sheet_rows: dict[str, int] = {}
-        self.header = self.wb.add_format({
-            "bold": True, "text_wrap": True, "valign": "vcenter", "align": "center",
-            "bg_color": "#DDEBF7", "border": 1,
-        })
+        self.header = self.wb.add_format(
+            {
+                "bold": True,
+                "text_wrap": True,
+                "valign": "vcenter",
+                "align": "center",
+                "bg_color": "#DDEBF7",
+                "border": 1,
+            }
+        )
         self.title = self.wb.add_format({"bold": True, "font_size": 14})
         self.subtitle = self.wb.add_format({"bold": True, "font_size": 12})
         self.bold = self.wb.add_format({"bold": True, "valign": "top"})
         self.wrap = self.wb.add_format({"text_wrap": True, "valign": "top"})
-        self.cells = {kind: self.wb.add_format({"num_format": fmt, "border": 1})
-                      for kind, fmt in FORMATS.items()}
-        self.total_cells = {
-            kind: self.wb.add_format({"num_format": fmt, "border": 1, "bold": True,
-                                      "bg_color": "#F2F2F2"})
+        self.cells = {
+            kind: self.wb.add_format({"num_format": fmt, "border": 1})
             for kind, fmt in FORMATS.items()
         }
-        self.plain = {kind: self.wb.add_format({"num_format": fmt, "align": "left"})
-                      for kind, fmt in FORMATS.items()}
+        self.total_cells = {
+            kind: self.wb.add_format(
+                {"num_format": fmt, "border": 1, "bold": True, "bg_color": "#F2F2F2"}
+            )
+            for kind, fmt in FORMATS.items()
+        }
+        self.plain = {
+            kind: self.wb.add_format({"num_format": fmt, "align": "left"})
+            for kind, fmt in FORMATS.items()
+        }
 
     def sheet(self, name: str) -> Worksheet:
         name = sheet_name(name)
@@ -114,8 +127,9 @@ class Book:
         self.wb.close()
         return self.buffer.getvalue()
 
-    def write_cell(self, ws: Worksheet, row: int, col: int, value: Any, fmt: Format,
-                   kind: str) -> None:
+    def write_cell(
+        self, ws: Worksheet, row: int, col: int, value: Any, fmt: Format, kind: str
+    ) -> None:
         if value is None or (isinstance(value, float) and math.isnan(value)):
             ws.write_blank(row, col, None, fmt)
         elif kind == "date" and isinstance(value, date):
@@ -154,15 +168,15 @@ class Book:
         for i, row in enumerate(rows, start=1):
             for j, column in enumerate(columns):
                 value = column.value(row)
-                self.write_cell(ws, top + i, left + j, value, self.cells[column.kind],
-                                column.kind)
+                self.write_cell(ws, top + i, left + j, value, self.cells[column.kind], column.kind)
                 own[left + j] = max(own[left + j], _display_width(_shown(value, column.kind)) + 2)
         end = top + len(rows) + 1
         if total is not None:
             for j, column in enumerate(columns):
                 value = column.value(total)
-                self.write_cell(ws, end, left + j, value, self.total_cells[column.kind],
-                                column.kind)
+                self.write_cell(
+                    ws, end, left + j, value, self.total_cells[column.kind], column.kind
+                )
                 own[left + j] = max(own[left + j], _display_width(_shown(value, column.kind)) + 2)
             end += 1
         for j, column in enumerate(columns):
@@ -215,8 +229,9 @@ def created_at(data: PeriodData) -> datetime:
 # Sheets shared by both kinds of workbook.
 
 
-def cover_sheet(book: Book, data: PeriodData, heading: str, lines: list[tuple[str, Any, str]],
-                privacy: str) -> None:
+def cover_sheet(
+    book: Book, data: PeriodData, heading: str, lines: list[tuple[str, Any, str]], privacy: str
+) -> None:
     ws = book.sheet(labels.SHEETS["cover"])
     ws.hide_gridlines(2)
     ws.set_column(0, 0, 34)
@@ -232,8 +247,11 @@ def cover_sheet(book: Book, data: PeriodData, heading: str, lines: list[tuple[st
         ("Số liệu có đến ngày", data.last_day, "date"),
         ("Số ngày làm việc trong kỳ", data.working_days, "int"),
         *lines,
-        ("Nguồn số liệu", "Kho dữ liệu KPI, các bảng công khai (schema marts), hợp đồng chỉ "
-                          "tiêu phiên bản 1", "text"),
+        (
+            "Nguồn số liệu",
+            "Kho dữ liệu KPI, các bảng công khai (schema marts), hợp đồng chỉ tiêu phiên bản 1",
+            "text",
+        ),
         ("Về cách hiển thị số", labels.NUMBER_NOTE, "text"),
         ("Bảo mật", privacy, "text"),
     ]
@@ -261,8 +279,9 @@ def cover_sheet(book: Book, data: PeriodData, heading: str, lines: list[tuple[st
     book.count(ws, len(labels.DEFINITIONS))
 
 
-def _fit_height(ws: Worksheet, row: int, text: str, width: int, first: str = "",
-                first_width: int = 32) -> None:
+def _fit_height(
+    ws: Worksheet, row: int, text: str, width: int, first: str = "", first_width: int = 32
+) -> None:
     lines = max(math.ceil(len(text) / width), math.ceil(len(first) / first_width), 1)
     if lines > 1:
         ws.set_row(row, 15 * lines + 2)
@@ -317,9 +336,14 @@ def agency_workbook(data: PeriodData, code: str) -> tuple[bytes, dict[str, int]]
         created=created_at(data),
     )
     cover_sheet(
-        book, data, f"BÁO CÁO KẾT QUẢ KPI – {name.upper()}",
-        [("Cơ quan", name, "text"), ("Mã cơ quan", code, "text"),
-         ("Số người trong bảng cá nhân", len(people), "int")],
+        book,
+        data,
+        f"BÁO CÁO KẾT QUẢ KPI – {name.upper()}",
+        [
+            ("Cơ quan", name, "text"),
+            ("Mã cơ quan", code, "text"),
+            ("Số người trong bảng cá nhân", len(people), "int"),
+        ],
         labels.PRIVACY_NOTE_AGENCY,
     )
     headline_ws = book.sheet(labels.SHEETS["headline"])
@@ -345,12 +369,15 @@ def _headline_items(headline: Row | None) -> list[Row]:
         ("Tỷ lệ minh chứng", "evidence_rate", "pct"),
         ("Tỷ lệ kê khai", "declaration_coverage", "pct"),
     ]
-    return [{"label": label, "value": h.get(key), "kind": kind, "key": key}
-            for label, key, kind in items]
+    return [
+        {"label": label, "value": h.get(key), "kind": kind, "key": key}
+        for label, key, kind in items
+    ]
 
 
-def _agency_headline(book: Book, ws: Worksheet, headline: Row | None, people: list[Row],
-                     people_sheet: str) -> None:
+def _agency_headline(
+    book: Book, ws: Worksheet, headline: Row | None, people: list[Row], people_sheet: str
+) -> None:
     widths: dict[int, float] = {}
     ws.write_string(0, 0, "Chỉ tiêu chính", book.subtitle)
     top = 1
@@ -370,34 +397,49 @@ def _agency_headline(book: Book, ws: Worksheet, headline: Row | None, people: li
     ws.write_string(row - 1, 0, "Phân bố xếp loại", book.subtitle)
     distribution = _classification_counts(people)
     dist_top = row
-    end = book.table(ws, row, [
-        Column("Xếp loại", field("label")),
-        Column("Theo điểm (số người)", field("classification"), "int"),
-        Column("Sau áp tỷ lệ (số người)", field("final"), "int"),
-    ], distribution, widths=widths)
+    end = book.table(
+        ws,
+        row,
+        [
+            Column("Xếp loại", field("label")),
+            Column("Theo điểm (số người)", field("classification"), "int"),
+            Column("Sau áp tỷ lệ (số người)", field("final"), "int"),
+        ],
+        distribution,
+        widths=widths,
+    )
     fit(ws, widths)
 
     status_chart = _chart(book, "column", "Số người theo mức giờ được ghi nhận/ngày")
-    status_chart.add_series({
-        "name": "Số người",
-        "categories": [ws.get_name(), status_first, 0, status_first + 2, 0],
-        "values": [ws.get_name(), status_first, 1, status_first + 2, 1],
-        "points": [{"fill": {"color": _STATUS_COLOURS[s]}} for s in ("over", "meets", "under")],
-        "data_labels": {"value": True},
-    })
+    status_chart.add_series(
+        {
+            "name": "Số người",
+            "categories": [ws.get_name(), status_first, 0, status_first + 2, 0],
+            "values": [ws.get_name(), status_first, 1, status_first + 2, 1],
+            "points": [{"fill": {"color": _STATUS_COLOURS[s]}} for s in ("over", "meets", "under")],
+            "data_labels": {"value": True},
+        }
+    )
     status_chart.set_legend({"none": True})
-    status_chart.set_y_axis({"name": "Số người", "num_format": "#,##0", "major_gridlines":
-                             {"visible": True, "line": {"color": "#D9D9D9"}}})
+    status_chart.set_y_axis(
+        {
+            "name": "Số người",
+            "num_format": "#,##0",
+            "major_gridlines": {"visible": True, "line": {"color": "#D9D9D9"}},
+        }
+    )
     ws.insert_chart(1, 3, status_chart, {"x_scale": 1.1, "y_scale": 1.0})
 
     class_chart = _chart(book, "column", "Phân bố xếp loại sau áp tỷ lệ")
-    class_chart.add_series({
-        "name": "Sau áp tỷ lệ",
-        "categories": [ws.get_name(), dist_top + 1, 0, end - 1, 0],
-        "values": [ws.get_name(), dist_top + 1, 2, end - 1, 2],
-        "fill": {"color": _CHART_COLOURS[0]},
-        "data_labels": {"value": True},
-    })
+    class_chart.add_series(
+        {
+            "name": "Sau áp tỷ lệ",
+            "categories": [ws.get_name(), dist_top + 1, 0, end - 1, 0],
+            "values": [ws.get_name(), dist_top + 1, 2, end - 1, 2],
+            "fill": {"color": _CHART_COLOURS[0]},
+            "data_labels": {"value": True},
+        }
+    )
     class_chart.set_legend({"none": True})
     class_chart.set_x_axis({"num_font": {"rotation": -30}})
     ws.insert_chart(17, 3, class_chart, {"x_scale": 1.1, "y_scale": 1.1})
@@ -406,13 +448,15 @@ def _agency_headline(book: Book, ws: Worksheet, headline: Row | None, people: li
     rated = len(people)
     if rated:
         person_chart = _chart(book, "bar", "Bình quân giờ được ghi nhận/ngày theo người")
-        person_chart.add_series({
-            "name": "Giờ/ngày",
-            "categories": [people_sheet, 1, 1, rated, 1],
-            "values": [people_sheet, 1, 7, rated, 7],
-            "fill": {"color": _CHART_COLOURS[0]},
-            "gap": 40,
-        })
+        person_chart.add_series(
+            {
+                "name": "Giờ/ngày",
+                "categories": [people_sheet, 1, 1, rated, 1],
+                "values": [people_sheet, 1, 7, rated, 7],
+                "fill": {"color": _CHART_COLOURS[0]},
+                "gap": 40,
+            }
+        )
         person_chart.set_legend({"none": True})
         # In xlsxwriter's bar charts x stays the category axis, drawn vertically.
         person_chart.set_x_axis({"reverse": True})
@@ -424,14 +468,17 @@ def _agency_headline(book: Book, ws: Worksheet, headline: Row | None, people: li
 def _classification_counts(people: list[Row]) -> list[Row]:
     rows = []
     for label in (*labels.CLASSIFICATIONS, labels.NOT_CLASSIFIED):
+
         def matches(value: Any, label: str = label) -> bool:
             return (value or labels.NOT_CLASSIFIED) == label
 
-        rows.append({
-            "label": label,
-            "classification": sum(matches(p["classification"]) for p in people),
-            "final": sum(matches(p["final_classification"]) for p in people),
-        })
+        rows.append(
+            {
+                "label": label,
+                "classification": sum(matches(p["classification"]) for p in people),
+                "final": sum(matches(p["final_classification"]) for p in people),
+            }
+        )
     return rows
 
 
@@ -471,15 +518,19 @@ def _agency_staffing(book: Book, ws: Worksheet, data: PeriodData, staffing: list
         return
     chart = _chart(book, "column", "Biên chế thực tế và cần thiết theo nhóm vị trí (FTE)")
     name = ws.get_name()
-    for colour, col, label in ((_CHART_COLOURS[0], 2, "Thực tế"),
-                               (_CHART_COLOURS[1], 5, "Cần thiết"),
-                               (_CHART_COLOURS[4], 8, "Được giao")):
-        chart.add_series({
-            "name": label,
-            "categories": [name, 1, 0, end - 1, 0],
-            "values": [name, 1, col, end - 1, col],
-            "fill": {"color": colour},
-        })
+    for colour, col, label in (
+        (_CHART_COLOURS[0], 2, "Thực tế"),
+        (_CHART_COLOURS[1], 5, "Cần thiết"),
+        (_CHART_COLOURS[4], 8, "Được giao"),
+    ):
+        chart.add_series(
+            {
+                "name": label,
+                "categories": [name, 1, 0, end - 1, 0],
+                "values": [name, 1, col, end - 1, col],
+                "fill": {"color": colour},
+            }
+        )
     chart.set_y_axis({"name": "FTE", "num_format": "#,##0.0"})
     chart.set_legend({"position": "bottom"})
     ws.insert_chart(end + 2, 0, chart, {"x_scale": 1.4, "y_scale": 1.1})
@@ -496,9 +547,13 @@ def province_workbook(data: PeriodData) -> tuple[bytes, dict[str, int]]:
         created=created_at(data),
     )
     cover_sheet(
-        book, data, f"BÁO CÁO TỔNG HỢP KẾT QUẢ KPI – {labels.PROVINCE_NAME.upper()}",
-        [("Phạm vi", labels.PROVINCE_LABEL, "text"),
-         ("Số cơ quan có số liệu", len(data.agency_codes), "int")],
+        book,
+        data,
+        f"BÁO CÁO TỔNG HỢP KẾT QUẢ KPI – {labels.PROVINCE_NAME.upper()}",
+        [
+            ("Phạm vi", labels.PROVINCE_LABEL, "text"),
+            ("Số cơ quan có số liệu", len(data.agency_codes), "int"),
+        ],
         labels.PRIVACY_NOTE_PROVINCE,
     )
     _province_headline(book, data)
@@ -535,8 +590,10 @@ def province_totals(data: PeriodData) -> Row:
 def _province_headline(book: Book, data: PeriodData) -> None:
     ws = book.sheet(labels.SHEETS["headline"])
     by_code = {r["agency_code"]: r for r in data.agencies}
-    rows = [{**by_code.get(code, {}), "agency_code": code, "agency_name": data.agency_name(code)}
-            for code in data.agency_codes]
+    rows = [
+        {**by_code.get(code, {}), "agency_code": code, "agency_name": data.agency_name(code)}
+        for code in data.agency_codes
+    ]
     columns = [
         Column("Mã cơ quan", field("agency_code")),
         Column("Tên cơ quan", field("agency_name")),
@@ -555,28 +612,33 @@ def _province_headline(book: Book, data: PeriodData) -> None:
     name, last = ws.get_name(), len(rows)
 
     avg_chart = _chart(book, "bar", "Bình quân giờ được ghi nhận/ngày theo cơ quan")
-    avg_chart.add_series({
-        "name": "Giờ/ngày",
-        "categories": [name, 1, 0, last, 0],
-        "values": [name, 1, 6, last, 6],
-        "fill": {"color": _CHART_COLOURS[0]},
-        "data_labels": {"value": True, "num_format": "0.0"},
-    })
+    avg_chart.add_series(
+        {
+            "name": "Giờ/ngày",
+            "categories": [name, 1, 0, last, 0],
+            "values": [name, 1, 6, last, 6],
+            "fill": {"color": _CHART_COLOURS[0]},
+            "data_labels": {"value": True, "num_format": "0.0"},
+        }
+    )
     avg_chart.set_legend({"none": True})
     avg_chart.set_x_axis({"reverse": True})
     avg_chart.set_y_axis({"min": 0, "num_format": "0.0"})
     height = max(300, 22 * last + 90)
     ws.insert_chart(end + 2, 0, avg_chart, {"x_scale": 1.3, "y_scale": height / 288})
 
-    status_chart = _chart(book, "bar", "Số người trên, đạt, dưới 8 giờ/ngày theo cơ quan",
-                          subtype="stacked")
+    status_chart = _chart(
+        book, "bar", "Số người trên, đạt, dưới 8 giờ/ngày theo cơ quan", subtype="stacked"
+    )
     for status, col in (("over", 7), ("meets", 8), ("under", 9)):
-        status_chart.add_series({
-            "name": labels.HOURS_STATUS[status],
-            "categories": [name, 1, 0, last, 0],
-            "values": [name, 1, col, last, col],
-            "fill": {"color": _STATUS_COLOURS[status]},
-        })
+        status_chart.add_series(
+            {
+                "name": labels.HOURS_STATUS[status],
+                "categories": [name, 1, 0, last, 0],
+                "values": [name, 1, col, last, col],
+                "fill": {"color": _STATUS_COLOURS[status]},
+            }
+        )
     status_chart.set_x_axis({"reverse": True})
     status_chart.set_legend({"position": "bottom"})
     ws.insert_chart(end + 2, 6, status_chart, {"x_scale": 1.3, "y_scale": height / 288})
@@ -604,38 +666,50 @@ def _province_staffing(book: Book, data: PeriodData) -> None:
         if not items:
             continue
         actual, required = total(items, "actual_fte"), total(items, "required_fte")
-        by_agency.append({
-            "agency_code": code,
-            "agency_name": data.agency_name(code),
-            "actual_fte": actual,
-            "required_fte": required,
-            "difference": None if actual is None or required is None else actual - required,
-            "approved_headcount": total(items, "approved_headcount"),
-        })
+        by_agency.append(
+            {
+                "agency_code": code,
+                "agency_name": data.agency_name(code),
+                "actual_fte": actual,
+                "required_fte": required,
+                "difference": None if actual is None or required is None else actual - required,
+                "approved_headcount": total(items, "approved_headcount"),
+            }
+        )
     top = end + 2
     ws.write_string(top, 0, "Tổng hợp theo cơ quan (cộng các nhóm vị trí)", book.subtitle)
-    summary_end = book.table(ws, top + 1, [
-        Column("Mã cơ quan", field("agency_code")),
-        Column("Tên cơ quan", field("agency_name")),
-        Column("Biên chế thực tế (FTE)", field("actual_fte"), "fte"),
-        Column("Biên chế cần thiết (FTE)", field("required_fte"), "fte"),
-        Column("Chênh lệch (FTE)", field("difference"), "fte"),
-        Column("Biên chế được giao", field("approved_headcount"), "int"),
-    ], by_agency, widths=widths)
+    summary_end = book.table(
+        ws,
+        top + 1,
+        [
+            Column("Mã cơ quan", field("agency_code")),
+            Column("Tên cơ quan", field("agency_name")),
+            Column("Biên chế thực tế (FTE)", field("actual_fte"), "fte"),
+            Column("Biên chế cần thiết (FTE)", field("required_fte"), "fte"),
+            Column("Chênh lệch (FTE)", field("difference"), "fte"),
+            Column("Biên chế được giao", field("approved_headcount"), "int"),
+        ],
+        by_agency,
+        widths=widths,
+    )
     fit(ws, widths)
 
     name = ws.get_name()
     first, last = top + 2, summary_end - 1
     chart = _chart(book, "bar", "Biên chế thực tế và cần thiết theo cơ quan (FTE)")
-    for colour, col, label in ((_CHART_COLOURS[0], 2, "Thực tế"),
-                               (_CHART_COLOURS[1], 3, "Cần thiết"),
-                               (_CHART_COLOURS[4], 5, "Được giao")):
-        chart.add_series({
-            "name": label,
-            "categories": [name, first, 0, last, 0],
-            "values": [name, first, col, last, col],
-            "fill": {"color": colour},
-        })
+    for colour, col, label in (
+        (_CHART_COLOURS[0], 2, "Thực tế"),
+        (_CHART_COLOURS[1], 3, "Cần thiết"),
+        (_CHART_COLOURS[4], 5, "Được giao"),
+    ):
+        chart.add_series(
+            {
+                "name": label,
+                "categories": [name, first, 0, last, 0],
+                "values": [name, first, col, last, col],
+                "fill": {"color": colour},
+            }
+        )
     chart.set_x_axis({"reverse": True})
     chart.set_y_axis({"name": "FTE", "num_format": "#,##0"})
     chart.set_legend({"position": "bottom"})
@@ -657,7 +731,8 @@ def _province_scorecard(book: Book, data: PeriodData) -> None:
             "mean_score": sum(scores) / len(scores) if scores else None,
             "unrated": sum(1 for p in people if p["final_classification"] is None),
             "moved_down": sum(
-                1 for p in people
+                1
+                for p in people
                 if p["classification"] == labels.CLASSIFICATIONS[0]
                 and p["final_classification"] != labels.CLASSIFICATIONS[0]
             ),
@@ -680,8 +755,10 @@ def _province_scorecard(book: Book, data: PeriodData) -> None:
         Column("Tên cơ quan", field("agency_name")),
         Column("Số người có điểm", field("rated"), "int"),
         Column("Tổng điểm bình quân", field("mean_score"), "score"),
-        *[Column(label, field(key), "int")
-          for key, label in zip(keys, labels.CLASSIFICATIONS, strict=True)],
+        *[
+            Column(label, field(key), "int")
+            for key, label in zip(keys, labels.CLASSIFICATIONS, strict=True)
+        ],
         Column(labels.NOT_CLASSIFIED, field("unrated"), "int"),
         Column("Chuyển xuống do tỷ lệ xuất sắc", field("moved_down"), "int"),
     ]
@@ -689,12 +766,14 @@ def _province_scorecard(book: Book, data: PeriodData) -> None:
     name, last = ws.get_name(), len(rows)
     chart = _chart(book, "bar", "Xếp loại sau áp tỷ lệ theo cơ quan", subtype="percent_stacked")
     for i, label in enumerate(labels.CLASSIFICATIONS):
-        chart.add_series({
-            "name": label,
-            "categories": [name, 1, 0, last, 0],
-            "values": [name, 1, 4 + i, last, 4 + i],
-            "fill": {"color": ("#548235", "#2F5597", "#BF9000", "#C00000")[i]},
-        })
+        chart.add_series(
+            {
+                "name": label,
+                "categories": [name, 1, 0, last, 0],
+                "values": [name, 1, 4 + i, last, 4 + i],
+                "fill": {"color": ("#548235", "#2F5597", "#BF9000", "#C00000")[i]},
+            }
+        )
     chart.set_x_axis({"reverse": True})
     chart.set_legend({"position": "bottom"})
     height = max(300, 22 * last + 90)

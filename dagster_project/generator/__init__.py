@@ -27,11 +27,12 @@ from .people import build_population
 from .schema import SOURCE_NAMES, labels
 from .writers import FileForm, form_for, to_strings, with_broken_rows, write_table
 
-__all__ = ["CALIBRATION", "CalibrationTarget", "GenerationSummary", "MessinessRates",
-           "generate"]
+__all__ = ["CALIBRATION", "CalibrationTarget", "GenerationSummary", "MessinessRates", "generate"]
 
-_OWN_FILE = re.compile(r"^(\d{4}-\d{2}(-\d{2})?(-part\d+)?|agencies|positions|tasks|staff)"
-                       r"\.(csv|xlsx)$")
+_OWN_FILE = re.compile(
+    r"^(\d{4}-\d{2}(-\d{2})?(-part\d+)?|agencies|positions|tasks|staff)"
+    r"\.(csv|xlsx)$"
+)
 
 
 @dataclass
@@ -58,8 +59,14 @@ def _horizon(start: date, end: date, append_day: date | None) -> tuple[date, dat
     return h0, date(h1.year, 12, 31)
 
 
-def build_world(seed: int, start: date, end: date, scale: float, rates: MessinessRates,
-                append_day: date | None = None) -> World:
+def build_world(
+    seed: int,
+    start: date,
+    end: date,
+    scale: float,
+    rates: MessinessRates,
+    append_day: date | None = None,
+) -> World:
     h0, h1 = _horizon(start, end, append_day)
     agencies = all_agencies(scale)
     cat = build_catalogue(agencies, min(start, date(2025, 1, 1)))
@@ -72,29 +79,31 @@ def build_world(seed: int, start: date, end: date, scale: float, rates: Messines
     ends = asg["end"].to_numpy().astype("datetime64[D]")
     ends = np.where(np.isnat(ends), np.datetime64("9999-12-31"), ends)
     np.maximum.at(last, asg["person"].to_numpy(), ends)
-    leave = build_leave(seed, pop.service_start, pop.female, first, last,
-                        range(h0.year, h1.year + 1))
+    leave = build_leave(
+        seed, pop.service_start, pop.female, first, last, range(h0.year, h1.year + 1)
+    )
     return World(seed=seed, agencies=agencies, cat=cat, pop=pop, leave=leave, rates=rates)
 
 
 def _reference_tables(world: World, end: date) -> dict[str, pd.DataFrame]:
     E = np.datetime64(end, "D")
     ags: list[Agency] = [a for a in world.agencies if a.valid_from <= end]
-    agencies = pd.DataFrame({
-        "agency_code": [a.code for a in ags],
-        "agency_name": [a.name for a in ags],
-        "agency_type": [a.type for a in ags],
-        "parent_agency_code": [a.parent for a in ags],
-        "valid_from": np.array([a.valid_from for a in ags], dtype="datetime64[D]"),
-        "valid_to": np.array([a.valid_to or "NaT" for a in ags], dtype="datetime64[D]"),
-        "successor_agency_code": [a.successor for a in ags],
-    })
+    agencies = pd.DataFrame(
+        {
+            "agency_code": [a.code for a in ags],
+            "agency_name": [a.name for a in ags],
+            "agency_type": [a.type for a in ags],
+            "parent_agency_code": [a.parent for a in ags],
+            "valid_from": np.array([a.valid_from for a in ags], dtype="datetime64[D]"),
+            "valid_to": np.array([a.valid_to or "NaT" for a in ags], dtype="datetime64[D]"),
+            "successor_agency_code": [a.successor for a in ags],
+        }
+    )
     pos = world.pop.positions
     pos = pos[pd.to_datetime(pos["valid_from"]).to_numpy() <= E].copy()
     pos["valid_from"] = pd.to_datetime(pos["valid_from"]).to_numpy().astype("datetime64[D]")
     tasks = catalogue_table(world.cat)
-    tasks["valid_from"] = pd.to_datetime(tasks["valid_from"]).to_numpy().astype(
-        "datetime64[D]")
+    tasks["valid_from"] = pd.to_datetime(tasks["valid_from"]).to_numpy().astype("datetime64[D]")
     tasks = tasks[tasks["valid_from"].to_numpy() <= E]
     asg = world.pop.assignments
     asg = asg[asg["start"].to_numpy() <= E]
@@ -102,16 +111,18 @@ def _reference_tables(world: World, end: date) -> dict[str, pd.DataFrame]:
     # The HR export is taken at the end of the range: later departures are not known yet.
     end_v = np.where(end_v <= E, end_v, np.datetime64("NaT"))
     codes = np.array([a.code for a in world.agencies], dtype=object)
-    staff = pd.DataFrame({
-        "staff_id": world.pop.staff_id[asg["person"].to_numpy()],
-        "full_name": world.pop.full_name[asg["person"].to_numpy()],
-        "agency_code": codes[asg["agency_idx"].to_numpy()],
-        "department": asg["department"].to_numpy(object),
-        "position_code": asg["position_code"].to_numpy(object),
-        "is_leader": asg["is_leader"].to_numpy(bool),
-        "assignment_start": asg["start"].to_numpy().astype("datetime64[D]"),
-        "assignment_end": end_v,
-    })
+    staff = pd.DataFrame(
+        {
+            "staff_id": world.pop.staff_id[asg["person"].to_numpy()],
+            "full_name": world.pop.full_name[asg["person"].to_numpy()],
+            "agency_code": codes[asg["agency_idx"].to_numpy()],
+            "department": asg["department"].to_numpy(object),
+            "position_code": asg["position_code"].to_numpy(object),
+            "is_leader": asg["is_leader"].to_numpy(bool),
+            "assignment_start": asg["start"].to_numpy().astype("datetime64[D]"),
+            "assignment_end": end_v,
+        }
+    )
     return {"agencies": agencies, "positions": pos, "tasks": tasks, "staff": staff}
 
 
@@ -124,13 +135,15 @@ def _leave_rows(world: World, d1: date, d2: date, first: bool) -> pd.DataFrame:
     if first:
         sel |= (s < D1) & (e >= D1)  # spells already running when the range begins
     lv = lv[sel]
-    return pd.DataFrame({
-        "staff_id": world.pop.staff_id[lv["person"].to_numpy()],
-        "leave_type": np.array(LEAVE_TYPES, dtype=object)[lv["type"].to_numpy()],
-        "leave_start": lv["start"].to_numpy(),
-        "leave_end": lv["end"].to_numpy(),
-        "half_day": lv["half"].to_numpy(bool),
-    })
+    return pd.DataFrame(
+        {
+            "staff_id": world.pop.staff_id[lv["person"].to_numpy()],
+            "leave_type": np.array(LEAVE_TYPES, dtype=object)[lv["type"].to_numpy()],
+            "leave_start": lv["start"].to_numpy(),
+            "leave_end": lv["end"].to_numpy(),
+            "half_day": lv["half"].to_numpy(bool),
+        }
+    )
 
 
 class _Progress:
@@ -145,15 +158,26 @@ class _Progress:
         width = 30
         filled = int(width * self.done / max(self.total, 1))
         secs = time.monotonic() - self.t0
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} "
-                         f"{label} {secs:6.1f}s")
+        sys.stderr.write(
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} "
+            f"{label} {secs:6.1f}s"
+        )
         if self.done >= self.total:
             sys.stderr.write("\n")
         sys.stderr.flush()
 
 
-def _write(summary: GenerationSummary, out_dir: Path, source: str, name: str, df: pd.DataFrame,
-           form: FileForm, rng: np.random.Generator | None, rate: float, year: int) -> None:
+def _write(
+    summary: GenerationSummary,
+    out_dir: Path,
+    source: str,
+    name: str,
+    df: pd.DataFrame,
+    form: FileForm,
+    rng: np.random.Generator | None,
+    rate: float,
+    year: int,
+) -> None:
     cols = to_strings(df, source, form)
     broken = 0
     if rng is not None:
@@ -202,8 +226,9 @@ def generate(
     out_dir = Path(out_dir)
     rates = MessinessRates.clean() if clean else (rates or MessinessRates())
     world = build_world(seed, start, end, scale, rates, append_day)
-    summary = GenerationSummary(out_dir=out_dir, agencies=len(world.agencies),
-                                people=int(world.pop.staff_id.size))
+    summary = GenerationSummary(
+        out_dir=out_dir, agencies=len(world.agencies), people=int(world.pop.staff_id.size)
+    )
     if append_day is not None:
         if append_day <= end:
             raise ValueError("append_day must come after end")
@@ -216,22 +241,42 @@ def generate(
     months = months_between(start, end)
     bar = _Progress(len(months) + 1, progress)
     for source, df in _reference_tables(world, end).items():
-        _write(summary, out_dir, source, source, df, form_for(source, formats, clean, 0),
-               None, 0.0, start.year)
+        _write(
+            summary,
+            out_dir,
+            source,
+            source,
+            df,
+            form_for(source, formats, clean, 0),
+            None,
+            0.0,
+            start.year,
+        )
     bar.step("reference data")
     for i, (y, m) in enumerate(months):
         m1, m2 = month_bounds(y, m)
         d1, d2 = max(start, m1), min(end, m2)
-        _window(world, summary, out_dir, d1, d2, f"{y:04d}-{m:02d}", i, formats, clean,
-                first=(i == 0))
+        _window(
+            world, summary, out_dir, d1, d2, f"{y:04d}-{m:02d}", i, formats, clean, first=(i == 0)
+        )
         bar.step(f"{y:04d}-{m:02d}")
     summary.windows = len(months)
     summary.seconds = time.monotonic() - t0
     return summary
 
 
-def _window(world: World, summary: GenerationSummary, out_dir: Path, d1: date, d2: date,
-            tag: str, index: int, formats: str, clean: bool, first: bool) -> None:
+def _window(
+    world: World,
+    summary: GenerationSummary,
+    out_dir: Path,
+    d1: date,
+    d2: date,
+    tag: str,
+    index: int,
+    formats: str,
+    clean: bool,
+    first: bool,
+) -> None:
     out = simulate(world, d1, d2, tag)
     rng = np.random.default_rng([world.seed, 51, d1.toordinal()])
     rate = world.rates.broken_row
@@ -246,17 +291,34 @@ def _window(world: World, summary: GenerationSummary, out_dir: Path, d1: date, d
     if "evaluations" in out and (d2 - d1).days > 0:
         parts["evaluations"] = out["evaluations"]
     for source, df in parts.items():
-        _write(summary, out_dir, source, tag, df, form_for(source, formats, clean, index),
-               rng if not clean else None, rate, d1.year)
+        _write(
+            summary,
+            out_dir,
+            source,
+            tag,
+            df,
+            form_for(source, formats, clean, index),
+            rng if not clean else None,
+            rate,
+            d1.year,
+        )
 
 
-def _append(world: World, summary: GenerationSummary, out_dir: Path, day: date, formats: str,
-            clean: bool, progress: bool) -> None:
+def _append(
+    world: World,
+    summary: GenerationSummary,
+    out_dir: Path,
+    day: date,
+    formats: str,
+    clean: bool,
+    progress: bool,
+) -> None:
     world.doc_counters.update(_existing_counters(world, out_dir))
     tag = day.isoformat()
     for source in ("worklog", "documents", "events", "leave"):
         if (out_dir / source / f"{tag}.csv").exists() or (
-                out_dir / source / f"{tag}.xlsx").exists():
+            out_dir / source / f"{tag}.xlsx"
+        ).exists():
             raise FileExistsError(f"{source}/{tag} already exists")
     bar = _Progress(1, progress)
     # The day's files take the form of the month they fall in.
@@ -280,8 +342,10 @@ def _existing_counters(world: World, out_dir: Path) -> dict[tuple[int, str, int]
             df = pd.read_excel(p, dtype=str, engine="calamine")
         else:
             continue
-        df.columns = [lab.get(unicodedata.normalize("NFC", str(c)).strip().lower(),
-                              str(c).strip()) for c in df.columns]
+        df.columns = [
+            lab.get(unicodedata.normalize("NFC", str(c)).strip().lower(), str(c).strip())
+            for c in df.columns
+        ]
         if {"agency_code", "doc_number", "issued_date", "direction"} <= set(df.columns):
             frames.append(df[["agency_code", "doc_number", "issued_date", "direction"]])
     if not frames:

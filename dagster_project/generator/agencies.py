@@ -35,6 +35,8 @@ def _u(*pairs: str) -> tuple[tuple[str, str], ...]:
     return tuple((p.split("|")[0], p.split("|")[1]) for p in pairs)
 
 
+# Hand-laid tables, one entry a line or group: the formatter would split each field.
+# fmt: off
 PILOT: list[Agency] = [
     Agency("STC", "Sở Tài chính", "department", 84, "finance", "STC", "Ban Giám đốc",
            "Giám đốc Sở",
@@ -192,6 +194,7 @@ _SCHOOL_UNITS = _u("Văn phòng trường|VP", "Tổ Toán - Tin|TT", "Tổ Ng�
                    "Tổ Khoa học tự nhiên|KHTN", "Tổ Khoa học xã hội|KHXH")
 _HEALTH_UNITS = _u("Phòng Tổ chức - Hành chính|TCHC", "Khoa Kiểm soát bệnh tật|KSBT",
                    "Khoa Khám bệnh|KB", "Khoa Dược|D", "Trạm Y tế|TYT")
+# fmt: on
 
 
 def extra_agencies(target_people: int) -> list[Agency]:
@@ -208,30 +211,69 @@ def extra_agencies(target_people: int) -> list[Agency]:
         n = i // 4
         if kind == 0 and n < len(_MORE_DEPARTMENTS):
             code, name, domain = _MORE_DEPARTMENTS[n]
-            a = Agency(code, name, "department", 60 + (n * 17) % 50, domain, code,
-                       "Ban Giám đốc", "Giám đốc Sở", _DEPT_UNITS, pilot=False)
+            a = Agency(
+                code,
+                name,
+                "department",
+                60 + (n * 17) % 50,
+                domain,
+                code,
+                "Ban Giám đốc",
+                "Giám đốc Sở",
+                _DEPT_UNITS,
+                pilot=False,
+            )
         elif kind in (0, 1):
-            k = (n if kind == 1 else n + 1000)
+            k = n if kind == 1 else n + 1000
             place = COMMUNE_NAMES[k % len(COMMUNE_NAMES)]
             suffix = "" if k < len(COMMUNE_NAMES) else f" {k // len(COMMUNE_NAMES) + 1}"
             code = f"UBND-X{k + 1:03d}"
-            a = Agency(code, f"Ủy ban nhân dân xã {place}{suffix}", "commune",
-                       32 + (k * 7) % 18, "commune", "UBND", "Lãnh đạo UBND xã",
-                       "Chủ tịch UBND xã", _COMMUNE_UNITS, pilot=False)
+            a = Agency(
+                code,
+                f"Ủy ban nhân dân xã {place}{suffix}",
+                "commune",
+                32 + (k * 7) % 18,
+                "commune",
+                "UBND",
+                "Lãnh đạo UBND xã",
+                "Chủ tịch UBND xã",
+                _COMMUNE_UNITS,
+                pilot=False,
+            )
         elif kind == 2:
             place = COMMUNE_NAMES[n % len(COMMUNE_NAMES)]
             code = f"THPT{n + 1:03d}"
-            a = Agency(code, f"Trường THPT {place}" + ("" if n < len(COMMUNE_NAMES)
-                                                      else f" số {n // len(COMMUNE_NAMES) + 1}"),
-                       "other", 55 + (n * 11) % 40, "school", code, "Ban Giám hiệu",
-                       "Hiệu trưởng", _SCHOOL_UNITS, parent="SGDDT", pilot=False)
+            a = Agency(
+                code,
+                f"Trường THPT {place}"
+                + ("" if n < len(COMMUNE_NAMES) else f" số {n // len(COMMUNE_NAMES) + 1}"),
+                "other",
+                55 + (n * 11) % 40,
+                "school",
+                code,
+                "Ban Giám hiệu",
+                "Hiệu trưởng",
+                _SCHOOL_UNITS,
+                parent="SGDDT",
+                pilot=False,
+            )
         else:
             place = COMMUNE_NAMES[(n * 3) % len(COMMUNE_NAMES)]
             code = f"TTYT{n + 1:03d}"
-            a = Agency(code, f"Trung tâm Y tế khu vực {place}" + (
-                "" if n < len(COMMUNE_NAMES) else f" {n // len(COMMUNE_NAMES) + 1}"),
-                "other", 90 + (n * 13) % 90, "hospital", code, "Ban Giám đốc",
-                "Giám đốc Trung tâm", _HEALTH_UNITS, parent="SYT", pilot=False)
+            a = Agency(
+                code,
+                f"Trung tâm Y tế khu vực {place}"
+                + ("" if n < len(COMMUNE_NAMES) else f" {n // len(COMMUNE_NAMES) + 1}"),
+                "other",
+                90 + (n * 13) % 90,
+                "hospital",
+                code,
+                "Ban Giám đốc",
+                "Giám đốc Trung tâm",
+                _HEALTH_UNITS,
+                parent="SYT",
+                pilot=False,
+            )
         out.append(a)
         total += a.size
         i += 1

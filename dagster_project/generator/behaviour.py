@@ -27,8 +27,7 @@ from .messiness import MessinessRates
 from .people import Population
 
 DRAFT, SUBMITTED, APPROVED, REJECTED, CANCELLED = range(5)
-STATUS_NAMES = np.array(["draft", "submitted", "approved", "rejected", "cancelled"],
-                        dtype=object)
+STATUS_NAMES = np.array(["draft", "submitted", "approved", "rejected", "cancelled"], dtype=object)
 CANDIDATES_PER_DAY = 8
 MAX_DAY_HOURS = 12.0
 MAX_DECLARED_MINUTES = 15 * 60
@@ -47,17 +46,62 @@ CALIBRATION: dict[tuple[str, int, int], CalibrationTarget] = {
 
 _SEASON = np.array([0.95, 0.93, 1.0, 1.0, 0.98, 1.0, 0.96, 0.97, 1.0, 1.02, 1.04, 1.08])
 
-_DESC_SUFFIX = ["", " theo chỉ đạo của lãnh đạo", " tháng {m}/{y}", " quý {q}/{y}",
-                " theo đề nghị của đơn vị", " (đợt {k})", " năm {y}", " - bổ sung hồ sơ"]
-_DOC_TYPE_ABBR = {"Công văn": "", "Quyết định": "QĐ", "Tờ trình": "TTr", "Báo cáo": "BC",
-                  "Kế hoạch": "KH", "Thông báo": "TB", "Giấy mời": "GM"}
-_INCOMING_SENDERS = ["UBND", "BTC", "BNV", "BXD", "BYT", "VPCP", "TU", "HĐND", "UBND-KT",
-                     "BNNMT", "BGDĐT", "BVHTTDL", "BTP", "KBNN", "CT"]
-_INCOMING_TYPES = ["Công văn", "Công văn", "Công văn", "Quyết định", "Thông báo", "Kế hoạch",
-                   "Giấy mời", "Chỉ thị"]
-_EVAL_COMMENTS = ["", "", "Hoàn thành tốt nhiệm vụ được giao", "Cần chủ động hơn trong công việc",
-                  "Chấp hành tốt kỷ luật, kỷ cương", "Chất lượng tham mưu tốt",
-                  "Còn chậm tiến độ một số nhiệm vụ", "Tích cực, trách nhiệm"]
+_DESC_SUFFIX = [
+    "",
+    " theo chỉ đạo của lãnh đạo",
+    " tháng {m}/{y}",
+    " quý {q}/{y}",
+    " theo đề nghị của đơn vị",
+    " (đợt {k})",
+    " năm {y}",
+    " - bổ sung hồ sơ",
+]
+_DOC_TYPE_ABBR = {
+    "Công văn": "",
+    "Quyết định": "QĐ",
+    "Tờ trình": "TTr",
+    "Báo cáo": "BC",
+    "Kế hoạch": "KH",
+    "Thông báo": "TB",
+    "Giấy mời": "GM",
+}
+_INCOMING_SENDERS = [
+    "UBND",
+    "BTC",
+    "BNV",
+    "BXD",
+    "BYT",
+    "VPCP",
+    "TU",
+    "HĐND",
+    "UBND-KT",
+    "BNNMT",
+    "BGDĐT",
+    "BVHTTDL",
+    "BTP",
+    "KBNN",
+    "CT",
+]
+_INCOMING_TYPES = [
+    "Công văn",
+    "Công văn",
+    "Công văn",
+    "Quyết định",
+    "Thông báo",
+    "Kế hoạch",
+    "Giấy mời",
+    "Chỉ thị",
+]
+_EVAL_COMMENTS = [
+    "",
+    "",
+    "Hoàn thành tốt nhiệm vụ được giao",
+    "Cần chủ động hơn trong công việc",
+    "Chấp hành tốt kỷ luật, kỷ cương",
+    "Chất lượng tham mưu tốt",
+    "Còn chậm tiến độ một số nhiệm vụ",
+    "Tích cực, trách nhiệm",
+]
 
 
 @dataclass
@@ -82,8 +126,10 @@ class World:
         self.v_stage = r["stage_code"].replace("", None).to_numpy(object)
         name = r["task_name"].to_numpy(object)
         stage = r["stage_name"].to_numpy(object)
-        self.v_label = np.array([n if not s else f"{n} - {s.lower()}" for n, s in
-                                 zip(name, stage, strict=True)], dtype=object)
+        self.v_label = np.array(
+            [n if not s else f"{n} - {s.lower()}" for n, s in zip(name, stage, strict=True)],
+            dtype=object,
+        )
         self.v_task_name = name
         # Sampling table: one CDF per (agency, group) row, offset by its row number so that
         # a single searchsorted samples every row at once.
@@ -100,13 +146,11 @@ class World:
                 var.append(idx)
         self.cdf = np.concatenate(cdf)
         self.cdf_var = np.concatenate(var)
-        self.dept_abbr = {(ai, u[0]): u[1] for ai, a in enumerate(self.agencies)
-                          for u in a.units}
+        self.dept_abbr = {(ai, u[0]): u[1] for ai, a in enumerate(self.agencies) for u in a.units}
         asg = self.pop.assignments
         self.a_start = asg["start"].to_numpy().astype("datetime64[D]")
         self.a_end = asg["end"].to_numpy().astype("datetime64[D]")
-        self.a_end_filled = np.where(np.isnat(self.a_end), np.datetime64("9999-12-31"),
-                                     self.a_end)
+        self.a_end_filled = np.where(np.isnat(self.a_end), np.datetime64("9999-12-31"), self.a_end)
         self.a_person = asg["person"].to_numpy()
         self.a_agency = asg["agency_idx"].to_numpy()
         self.a_group = asg["group"].to_numpy()
@@ -114,8 +158,9 @@ class World:
         self.a_pos = asg["position_code"].to_numpy(object)
         self.a_dept = asg["department"].to_numpy(object)
 
-    def sample_variants(self, agency: np.ndarray, group: np.ndarray,
-                        rng: np.random.Generator) -> np.ndarray:
+    def sample_variants(
+        self, agency: np.ndarray, group: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
         x = agency * 4 + group + rng.random(agency.size) * (1 - 1e-9) + 1e-12
         pos = np.searchsorted(self.cdf, x, side="left")
         return self.cdf_var[np.minimum(pos, self.cdf_var.size - 1)]
@@ -126,8 +171,9 @@ class World:
         return np.where(late & ~np.isnan(new), new, self.v_minutes[variant])
 
 
-def solve_rates(base: np.ndarray, fde: np.ndarray, target: CalibrationTarget,
-                rng: np.random.Generator) -> np.ndarray:
+def solve_rates(
+    base: np.ndarray, fde: np.ndarray, target: CalibrationTarget, rng: np.random.Generator
+) -> np.ndarray:
     """Daily credited-hour rates with a pooled mean and a number of people above 8 h.
 
     The most intense people are the ones over 8 h (8.3-9.2 h); the others are scaled
@@ -150,8 +196,9 @@ def solve_rates(base: np.ndarray, fde: np.ndarray, target: CalibrationTarget,
     return r
 
 
-def _first_per_group(group: np.ndarray, candidate: np.ndarray,
-                     rng: np.random.Generator) -> np.ndarray:
+def _first_per_group(
+    group: np.ndarray, candidate: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
     """One random row index per group among rows where ``candidate`` holds."""
     idx = np.nonzero(candidate)[0]
     if idx.size == 0:
@@ -166,8 +213,10 @@ def _group_cumsum(values: np.ndarray, group_start: np.ndarray) -> np.ndarray:
     """Cumulative sum restarting where ``group_start`` is True (rows sorted by group)."""
     c = np.cumsum(values)
     starts = np.nonzero(group_start)[0]
-    offset = np.repeat(np.r_[0.0, c[starts[1:] - 1]] if starts.size else np.zeros(0),
-                       np.diff(np.r_[starts, values.size]))
+    offset = np.repeat(
+        np.r_[0.0, c[starts[1:] - 1]] if starts.size else np.zeros(0),
+        np.diff(np.r_[starts, values.size]),
+    )
     return c - offset
 
 
@@ -236,7 +285,8 @@ def simulate(world: World, d1: date, d2: date, tag: str) -> dict[str, pd.DataFra
     dd = np.nonzero(declared)[0]
     dd_pa = pa[dd]
     w = np.where(avail[dd] > 0, avail[dd] / 8.0, 0.5) * np.clip(
-        rng.lognormal(0.0, 0.2, dd.size), 0.6, 1.6)
+        rng.lognormal(0.0, 0.2, dd.size), 0.6, 1.6
+    )
     wsum = np.bincount(dd_pa, weights=w, minlength=n_pa)
     h = target[dd_pa] * w / np.where(wsum > 0, wsum, 1.0)[dd_pa]
     # Spread anything above a long day over the pair's other days (one pass suffices).
@@ -292,19 +342,27 @@ def simulate(world: World, d1: date, d2: date, tag: str) -> dict[str, pd.DataFra
     e_dup = np.r_[c_dup[keep], np.zeros(f_dd.size, bool)]
     e_dup_ok = np.r_[c_dup_ok[keep], np.zeros(f_dd.size, bool)]
     e_sd = dd[e_dd]
-    core = _Entries(world, sd_row[e_sd], sd_day[e_sd], e_var, e_q,
-                    np.full(e_sd.size, APPROVED, np.int8),
-                    rng.integers(0, len(_DESC_SUFFIX), e_sd.size))
+    core = _Entries(
+        world,
+        sd_row[e_sd],
+        sd_day[e_sd],
+        e_var,
+        e_q,
+        np.full(e_sd.size, APPROVED, np.int8),
+        rng.integers(0, len(_DESC_SUFFIX), e_sd.size),
+    )
     core.dup, core.dup_ok = e_dup, e_dup_ok
     core.anomaly = anomaly[e_sd]
 
     out = _assemble(world, core, rng, D1, D2, tag)
     out["evaluations"] = _evaluations(world, pa_person, pa_agency, fde, d1, d2, rng)
-    out["incoming"] = _incoming(world, sd_person, sd_agency, sd_group, sd_day, avail, d1, d2,
-                                tag, rng)
+    out["incoming"] = _incoming(
+        world, sd_person, sd_agency, sd_group, sd_day, avail, d1, d2, tag, rng
+    )
     # credited check data for the caller's summary
-    out["_pairs"] = pd.DataFrame({"person": pa_person, "agency_idx": pa_agency, "fde": fde,
-                                  "target_hours": target})
+    out["_pairs"] = pd.DataFrame(
+        {"person": pa_person, "agency_idx": pa_agency, "fde": fde, "target_hours": target}
+    )
     return out
 
 
@@ -314,8 +372,16 @@ _ONE_DAY = date(2000, 1, 2) - date(2000, 1, 1)
 class _Entries:
     """Column arrays of worklog entries; ``row`` is the assignment row (agency, department)."""
 
-    def __init__(self, world: World, row: np.ndarray, day: np.ndarray, var: np.ndarray,
-                 q: np.ndarray, status: np.ndarray, suffix: np.ndarray) -> None:
+    def __init__(
+        self,
+        world: World,
+        row: np.ndarray,
+        day: np.ndarray,
+        var: np.ndarray,
+        q: np.ndarray,
+        status: np.ndarray,
+        suffix: np.ndarray,
+    ) -> None:
         self.row, self.day, self.var, self.q = row, day, var, q
         self.status, self.suffix = status, suffix
         self.person = world.a_person[row]
@@ -351,8 +417,14 @@ def _reviewers(world: World, D1: np.datetime64, D2: np.datetime64) -> dict[tuple
     return out
 
 
-def _reviewer_of(world: World, rev: dict, person: np.ndarray, agency: np.ndarray,
-                 dept: np.ndarray, pos: np.ndarray) -> np.ndarray:
+def _reviewer_of(
+    world: World,
+    rev: dict,
+    person: np.ndarray,
+    agency: np.ndarray,
+    dept: np.ndarray,
+    pos: np.ndarray,
+) -> np.ndarray:
     keys = pd.Series(list(zip(agency.tolist(), dept.tolist(), strict=True)))
     uniq = {}
     for k in set(keys):
@@ -360,8 +432,11 @@ def _reviewer_of(world: World, rev: dict, person: np.ndarray, agency: np.ndarray
         r = rev.get((ag, d), rev.get((ag, "__head__"), -1))
         uniq[k] = r
     r = keys.map(uniq).to_numpy(np.int64)
-    head = np.array([rev.get((a, "__head__"), -1) for a in agency], dtype=np.int64) \
-        if agency.size < 50_000 else _vec_lookup(rev, agency, "__head__")
+    head = (
+        np.array([rev.get((a, "__head__"), -1) for a in agency], dtype=np.int64)
+        if agency.size < 50_000
+        else _vec_lookup(rev, agency, "__head__")
+    )
     deputy = _vec_lookup(rev, agency, "__deputy__")
     r = np.where((r == person) | (pos == "LD-PB"), head, r)
     r = np.where(r == person, deputy, r)
@@ -375,18 +450,24 @@ def _vec_lookup(rev: dict, agency: np.ndarray, which: str) -> np.ndarray:
 
 
 def _concat(world: World, parts: list[_Entries]) -> _Entries:
-    e = _Entries(world, np.concatenate([p.row for p in parts]),
-                 np.concatenate([p.day for p in parts]), np.concatenate([p.var for p in parts]),
-                 np.concatenate([p.q for p in parts]), np.concatenate([p.status for p in parts]),
-                 np.concatenate([p.suffix for p in parts]))
+    e = _Entries(
+        world,
+        np.concatenate([p.row for p in parts]),
+        np.concatenate([p.day for p in parts]),
+        np.concatenate([p.var for p in parts]),
+        np.concatenate([p.q for p in parts]),
+        np.concatenate([p.status for p in parts]),
+        np.concatenate([p.suffix for p in parts]),
+    )
     for attr in ("dup", "dup_ok", "anomaly", "unknown"):
         setattr(e, attr, np.concatenate([getattr(p, attr) for p in parts]))
     return e
 
 
 def _take(world: World, e: _Entries, idx: np.ndarray) -> _Entries:
-    out = _Entries(world, e.row[idx], e.day[idx], e.var[idx], e.q[idx], e.status[idx],
-                   e.suffix[idx])
+    out = _Entries(
+        world, e.row[idx], e.day[idx], e.var[idx], e.q[idx], e.status[idx], e.suffix[idx]
+    )
     out.anomaly = e.anomaly[idx]
     out.unknown = e.unknown[idx]
     return out
@@ -403,16 +484,26 @@ def _unassigned_in_window(world: World, d1: np.datetime64, d2: np.datetime64) ->
     return np.setdiff1d(people, np.unique(world.a_person[covered]))
 
 
-def _assemble(world: World, core: _Entries, rng: np.random.Generator, D1: np.datetime64,
-              D2: np.datetime64, tag: str) -> dict[str, pd.DataFrame]:
+def _assemble(
+    world: World,
+    core: _Entries,
+    rng: np.random.Generator,
+    D1: np.datetime64,
+    D2: np.datetime64,
+    tag: str,
+) -> dict[str, pd.DataFrame]:
     rates = world.rates
     pop = world.pop
     n_core = core.size
     parts = [core]
     # Work that is not credited: rejected for good, drafts, cancelled, still pending.
     recent = np.nonzero(core.day >= D2 - 10)[0]
-    for status, r in ((REJECTED, rates.rejection), (DRAFT, rates.draft),
-                      (CANCELLED, rates.cancelled), (SUBMITTED, rates.pending)):
+    for status, r in (
+        (REJECTED, rates.rejection),
+        (DRAFT, rates.draft),
+        (CANCELLED, rates.cancelled),
+        (SUBMITTED, rates.pending),
+    ):
         k = int(rng.binomial(n_core, r)) if r > 0 and n_core else 0
         if k == 0:
             continue
@@ -420,9 +511,17 @@ def _assemble(world: World, core: _Entries, rng: np.random.Generator, D1: np.dat
         t = pool[rng.integers(0, pool.size, k)]
         var = world.sample_variants(core.agency[t], core.group[t], rng)
         q = 1.0 + rng.poisson(np.clip(60.0 / world.norm(var, core.day[t]) - 1.0, 0, 3))
-        parts.append(_Entries(world, core.row[t], core.day[t], var, q,
-                              np.full(k, status, np.int8),
-                              rng.integers(0, len(_DESC_SUFFIX), k)))
+        parts.append(
+            _Entries(
+                world,
+                core.row[t],
+                core.day[t],
+                var,
+                q,
+                np.full(k, status, np.int8),
+                rng.integers(0, len(_DESC_SUFFIX), k),
+            )
+        )
     # The same work declared twice (same day, task, quantity and text).
     dup = np.nonzero(core.dup)[0]
     if dup.size:
@@ -448,21 +547,23 @@ def _assemble(world: World, core: _Entries, rng: np.random.Generator, D1: np.dat
     # --- submission and review times ---------------------------------------------------
     wd = weekday(e.day)
     habit = pop.submit_habit[e.person]
-    sub_day = np.where(habit == 0, e.day,
-                       np.where(habit == 1, e.day + np.maximum(4 - wd, 0), e.day + (7 - wd)))
+    sub_day = np.where(
+        habit == 0, e.day, np.where(habit == 1, e.day + np.maximum(4 - wd, 0), e.day + (7 - wd))
+    )
     week = e.person.astype(np.int64) * 100_000 + e.day.astype(np.int64) // 7
     wk, winv = np.unique(week, return_inverse=True)
     late = (rng.random(wk.size) < rates.late_submission)[winv]
     sub_day = np.where(late, e.day + rng.integers(8, 21, n), sub_day)
     submitted_at = _ts(sub_day, rng.integers(16 * 60, 17 * 60 + 45, n))
     rev = _reviewers(world, D1, D2)
-    reviewer = _reviewer_of(world, rev, e.person, e.agency, world.a_dept[e.row],
-                            world.a_pos[e.row])
+    reviewer = _reviewer_of(world, rev, e.person, e.agency, world.a_dept[e.row], world.a_pos[e.row])
     lag = np.round(rng.exponential(np.maximum(pop.review_lag[np.maximum(reviewer, 0)], 0.1)))
     reviewed_at = _ts(sub_day + lag.astype(np.int64), rng.integers(7 * 60 + 30, 17 * 60, n))
-    reviewed_at = np.where(reviewed_at <= submitted_at,
-                           submitted_at + rng.integers(20, 180, n).astype("timedelta64[m]"),
-                           reviewed_at)
+    reviewed_at = np.where(
+        reviewed_at <= submitted_at,
+        submitted_at + rng.integers(20, 180, n).astype("timedelta64[m]"),
+        reviewed_at,
+    )
     revision = np.ones(n, np.int64)
 
     # A share of approved entries was first rejected and corrected (revision 2).
@@ -472,8 +573,9 @@ def _assemble(world: World, core: _Entries, rng: np.random.Generator, D1: np.dat
     r1_sub, r1_rev = submitted_at[r_idx], reviewed_at[r_idx]
     gap = rng.integers(60, 3 * 24 * 60, r_idx.size).astype("timedelta64[m]")
     submitted_at[r_idx] = r1_rev + gap
-    reviewed_at[r_idx] = submitted_at[r_idx] + rng.integers(60, 2 * 24 * 60, r_idx.size
-                                                            ).astype("timedelta64[m]")
+    reviewed_at[r_idx] = submitted_at[r_idx] + rng.integers(60, 2 * 24 * 60, r_idx.size).astype(
+        "timedelta64[m]"
+    )
     revision[r_idx] = 2
 
     nat = np.datetime64("NaT", "m")
@@ -484,8 +586,9 @@ def _assemble(world: World, core: _Entries, rng: np.random.Generator, D1: np.dat
 
     # --- declared minutes ----------------------------------------------------------------
     norm = world.norm(e.var, e.day)
-    declared = np.clip(np.round(e.q * norm * pop.efficiency[e.person]
-                                * rng.lognormal(0.0, 0.15, n)), 1, 1440)
+    declared = np.clip(
+        np.round(e.q * norm * pop.efficiency[e.person] * rng.lognormal(0.0, 0.15, n)), 1, 1440
+    )
     live = np.isin(e.status, (APPROVED, SUBMITTED))
     sd_key = e.person.astype(np.int64) * 100_000 + e.day.astype(np.int64)
     keys, kinv = np.unique(sd_key, return_inverse=True)
@@ -495,8 +598,9 @@ def _assemble(world: World, core: _Entries, rng: np.random.Generator, D1: np.dat
     tot = np.bincount(kinv, weights=np.where(live, declared, 0.0), minlength=keys.size)
     bad_day = (rng.random(keys.size) < rates.implausible_day) & (tot > 0)
     boost = np.where(bad_day, 17 * 60 / np.maximum(tot, 1), 1.0)[kinv]
-    declared = np.where(live & (boost > 1), np.clip(np.ceil(declared * boost), 1, 1440),
-                        declared).astype(np.int64)
+    declared = np.where(
+        live & (boost > 1), np.clip(np.ceil(declared * boost), 1, 1440), declared
+    ).astype(np.int64)
 
     # --- documents (evidence) --------------------------------------------------------------
     docs, doc_ref = _documents(world, e, live, reviewer, rev, entry_id, rng, D1, D2, tag)
@@ -513,27 +617,32 @@ def _assemble(world: World, core: _Entries, rng: np.random.Generator, D1: np.dat
             if unassigned.size
             else [f"KH9{x:05d}" for x in rng.integers(0, 99_999, orphan.size)]
         )
-    task = np.where(e.unknown == 1, "X" + pd.Series(world.v_code[e.var]).str[1:].to_numpy(
-        object), world.v_code[e.var])
-    y = (D1.astype("datetime64[Y]").astype(int) + 1970)
+    task = np.where(
+        e.unknown == 1,
+        "X" + pd.Series(world.v_code[e.var]).str[1:].to_numpy(object),
+        world.v_code[e.var],
+    )
+    y = D1.astype("datetime64[Y]").astype(int) + 1970
     m = D1.astype("datetime64[M]").astype(int) % 12 + 1
     desc = _descriptions(world, e, int(y), int(m))
-    wl = pd.DataFrame({
-        "entry_id": entry_id,
-        "revision": revision,
-        "staff_id": staff,
-        "work_date": e.day,
-        "task_code": task,
-        "stage_code": world.v_stage[e.var],
-        "quantity": e.q,
-        "declared_minutes": declared,
-        "description": desc,
-        "document_ref": doc_ref,
-        "status": STATUS_NAMES[e.status],
-        "submitted_at": submitted_at,
-        "reviewed_by": np.where(reviewer >= 0, pop.staff_id[np.maximum(reviewer, 0)], None),
-        "reviewed_at": reviewed_at,
-    })
+    wl = pd.DataFrame(
+        {
+            "entry_id": entry_id,
+            "revision": revision,
+            "staff_id": staff,
+            "work_date": e.day,
+            "task_code": task,
+            "stage_code": world.v_stage[e.var],
+            "quantity": e.q,
+            "declared_minutes": declared,
+            "description": desc,
+            "document_ref": doc_ref,
+            "status": STATUS_NAMES[e.status],
+            "submitted_at": submitted_at,
+            "reviewed_by": np.where(reviewer >= 0, pop.staff_id[np.maximum(reviewer, 0)], None),
+            "reviewed_at": reviewed_at,
+        }
+    )
     if r_idx.size:
         r1 = wl.iloc[r_idx].copy()
         r1["revision"] = 1
@@ -565,8 +674,9 @@ def _ids(prefix: str, n: int) -> np.ndarray:
 
 
 def _descriptions(world: World, e: _Entries, y: int, m: int) -> np.ndarray:
-    suffixes = [s.format(m=m, y=y, q=(m - 1) // 3 + 1, k=1 + (i % 3))
-                for i, s in enumerate(_DESC_SUFFIX)]
+    suffixes = [
+        s.format(m=m, y=y, q=(m - 1) // 3 + 1, k=1 + (i % 3)) for i, s in enumerate(_DESC_SUFFIX)
+    ]
     ns = len(suffixes)
     used = np.unique(e.var)
     table = {int(v) * ns + j: world.v_label[v] + suffixes[j] for v in used for j in range(ns)}
@@ -576,9 +686,18 @@ def _descriptions(world: World, e: _Entries, y: int, m: int) -> np.ndarray:
     return vals[inv]
 
 
-def _documents(world: World, e: _Entries, live: np.ndarray, reviewer: np.ndarray, rev: dict,
-               entry_id: np.ndarray, rng: np.random.Generator, D1: np.datetime64,
-               D2: np.datetime64, tag: str) -> tuple[pd.DataFrame, np.ndarray]:
+def _documents(
+    world: World,
+    e: _Entries,
+    live: np.ndarray,
+    reviewer: np.ndarray,
+    rev: dict,
+    entry_id: np.ndarray,
+    rng: np.random.Generator,
+    D1: np.datetime64,
+    D2: np.datetime64,
+    tag: str,
+) -> tuple[pd.DataFrame, np.ndarray]:
     rates = world.rates
     pop = world.pop
     doc_ref = np.full(e.size, None, dtype=object)
@@ -586,8 +705,9 @@ def _documents(world: World, e: _Entries, live: np.ndarray, reviewer: np.ndarray
     idx = np.nonzero(is_doc)[0]
     u = rng.random(idx.size)
     missing = u < rates.missing_document
-    mismatch = (u >= rates.missing_document) & (u < rates.missing_document
-                                                + rates.document_mismatch)
+    mismatch = (u >= rates.missing_document) & (
+        u < rates.missing_document + rates.document_mismatch
+    )
     # Half of the unreferenced documents exist all the same (the person forgot the number).
     create = ~missing | (rng.random(idx.size) < 0.5)
     # One document per entry: several entries about one file usually cite the same number.
@@ -617,23 +737,25 @@ def _documents(world: World, e: _Entries, live: np.ndarray, reviewer: np.ndarray
         signer[j] = np.where(head[j] == e.person[d_ent[j]], deputy[j], head[j])
         signer[j] = np.where(signer[j] == e.person[d_ent[j]], -1, signer[j])
     dept = world.a_dept[e.row[d_ent]]
-    abbr = np.array([_TYPE_ABBR_GET(t) for t in dtype], dtype=object) if nd else np.zeros(
-        0, object)
+    abbr = np.array([_TYPE_ABBR_GET(t) for t in dtype], dtype=object) if nd else np.zeros(0, object)
     numbers = _number(world, agency, abbr, issued, dept, rng, D1, D2)
-    docs = pd.DataFrame({
-        "doc_id": _ids(f"VB{tag.replace('-', '')}", nd),
-        "agency_code": np.array([a.code for a in world.agencies], dtype=object)[agency],
-        "direction": "outgoing",
-        "doc_number": numbers,
-        "doc_type": dtype,
-        "issued_date": issued,
-        "subject": "V/v " + pd.Series(world.v_task_name[e.var[d_ent]], dtype=object).str.lower(),
-        "drafter_staff_id": np.where(drafter >= 0, pop.staff_id[np.maximum(drafter, 0)], None),
-        "signer_staff_id": np.where(signer >= 0, pop.staff_id[np.maximum(signer, 0)], None),
-        "handler_staff_id": None,
-        "due_date": np.datetime64("NaT", "D"),
-        "completed_date": np.datetime64("NaT", "D"),
-    })
+    docs = pd.DataFrame(
+        {
+            "doc_id": _ids(f"VB{tag.replace('-', '')}", nd),
+            "agency_code": np.array([a.code for a in world.agencies], dtype=object)[agency],
+            "direction": "outgoing",
+            "doc_number": numbers,
+            "doc_type": dtype,
+            "issued_date": issued,
+            "subject": "V/v "
+            + pd.Series(world.v_task_name[e.var[d_ent]], dtype=object).str.lower(),
+            "drafter_staff_id": np.where(drafter >= 0, pop.staff_id[np.maximum(drafter, 0)], None),
+            "signer_staff_id": np.where(signer >= 0, pop.staff_id[np.maximum(signer, 0)], None),
+            "handler_staff_id": None,
+            "due_date": np.datetime64("NaT", "D"),
+            "completed_date": np.datetime64("NaT", "D"),
+        }
+    )
     if nd:
         doc_ref[d_ent[d_ref]] = numbers[d_ref]
     return docs, doc_ref
@@ -643,9 +765,16 @@ def _TYPE_ABBR_GET(t: str) -> str:  # noqa: N802 - a tiny lookup used in a compr
     return _DOC_TYPE_ABBR.get(t, "CV")
 
 
-def _number(world: World, agency: np.ndarray, abbr: np.ndarray, issued: np.ndarray,
-            dept: np.ndarray, rng: np.random.Generator, D1: np.datetime64,
-            D2: np.datetime64) -> np.ndarray:
+def _number(
+    world: World,
+    agency: np.ndarray,
+    abbr: np.ndarray,
+    issued: np.ndarray,
+    dept: np.ndarray,
+    rng: np.random.Generator,
+    D1: np.datetime64,
+    D2: np.datetime64,
+) -> np.ndarray:
     """Decree 30/2020 numbers: a yearly sequence per agency and document type."""
     nd = agency.size
     out = np.empty(nd, dtype=object)
@@ -668,16 +797,24 @@ def _number(world: World, agency: np.ndarray, abbr: np.ndarray, issued: np.ndarr
         nums[ii] = start + np.arange(1, ii.size + 1)
         world.doc_counters[key] = start + ii.size
     codes = np.array([a.doc_abbr for a in world.agencies], dtype=object)[agency]
-    dabbr = np.array([world.dept_abbr.get((int(a), d), "VP") for a, d in
-                      zip(agency, dept, strict=True)], dtype=object)
+    dabbr = np.array(
+        [world.dept_abbr.get((int(a), d), "VP") for a, d in zip(agency, dept, strict=True)],
+        dtype=object,
+    )
     num_s = nums.astype(str).astype(object)
-    out = np.where(abbr == "", num_s + "/" + codes + "-" + dabbr,
-                   num_s + "/" + abbr + "-" + codes)
+    out = np.where(abbr == "", num_s + "/" + codes + "-" + dabbr, num_s + "/" + abbr + "-" + codes)
     return out
 
 
-def _events(world: World, e: _Entries, live: np.ndarray, rng: np.random.Generator,
-            D1: np.datetime64, D2: np.datetime64, tag: str) -> pd.DataFrame:
+def _events(
+    world: World,
+    e: _Entries,
+    live: np.ndarray,
+    rng: np.random.Generator,
+    D1: np.datetime64,
+    D2: np.datetime64,
+    tag: str,
+) -> pd.DataFrame:
     rates = world.rates
     ev = world.v_evidence[e.var]
     name = world.v_task_name[e.var]
@@ -686,42 +823,69 @@ def _events(world: World, e: _Entries, live: np.ndarray, rng: np.random.Generato
     idx = np.nonzero(sel)[0]
     keep = rng.random(idx.size) >= np.where(citizen[idx], 0.0, rates.missing_event)
     idx = idx[keep]
-    cols = ["event_id", "agency_code", "event_type", "title", "start_at", "end_at",
-            "participant_staff_ids"]
+    cols = [
+        "event_id",
+        "agency_code",
+        "event_type",
+        "title",
+        "start_at",
+        "end_at",
+        "participant_staff_ids",
+    ]
     if idx.size == 0:
         return pd.DataFrame(columns=cols)
-    df = pd.DataFrame({"a": e.agency[idx], "d": e.day[idx], "v": e.var[idx],
-                       "s": world.pop.staff_id[e.person[idx]]})
+    df = pd.DataFrame(
+        {
+            "a": e.agency[idx],
+            "d": e.day[idx],
+            "v": e.var[idx],
+            "s": world.pop.staff_id[e.person[idx]],
+        }
+    )
     df = df.drop_duplicates(["a", "d", "v", "s"]).sort_values(["d", "a", "v", "s"])
     g = df.groupby(["d", "a", "v"], sort=True)["s"].agg(";".join).reset_index()
-    g_citizen = pd.Series(world.v_task_name[g["v"]], dtype=object).str.startswith(
-        "Tiếp công dân").to_numpy(bool)
+    g_citizen = (
+        pd.Series(world.v_task_name[g["v"]], dtype=object)
+        .str.startswith("Tiếp công dân")
+        .to_numpy(bool)
+    )
     kind = np.where(g_citizen, 3, world.v_evidence[g["v"]].astype(int))
-    etype = np.array(["document", "meeting", "field_trip", "citizen_reception"],
-                     dtype=object)[kind]
+    etype = np.array(["document", "meeting", "field_trip", "citizen_reception"], dtype=object)[kind]
     day = g["d"].to_numpy().astype("datetime64[D]")
     morning = (g["v"].to_numpy() % 2) == 0
     start_min = np.where(etype == "field_trip", 7 * 60 + 30, np.where(morning, 8 * 60, 14 * 60))
-    end_min = np.where(etype == "field_trip", 17 * 60, np.where(morning, 10 * 60 + 30,
-                                                                 16 * 60 + 30))
+    end_min = np.where(
+        etype == "field_trip", 17 * 60, np.where(morning, 10 * 60 + 30, 16 * 60 + 30)
+    )
     two_days = (etype == "field_trip") & (rng.random(len(g)) < 0.2)
     start_at = _ts(day, start_min)
     end_at = _ts(day + two_days.astype(np.int64), end_min)
     tag_c = tag.replace("-", "")
-    return pd.DataFrame({
-        "event_id": _ids(f"SK{tag_c}", len(g)),
-        "agency_code": np.array([a.code for a in world.agencies], dtype=object)[g["a"]],
-        "event_type": etype,
-        "title": world.v_task_name[g["v"]],
-        "start_at": start_at,
-        "end_at": end_at,
-        "participant_staff_ids": g["s"].to_numpy(object),
-    })
+    return pd.DataFrame(
+        {
+            "event_id": _ids(f"SK{tag_c}", len(g)),
+            "agency_code": np.array([a.code for a in world.agencies], dtype=object)[g["a"]],
+            "event_type": etype,
+            "title": world.v_task_name[g["v"]],
+            "start_at": start_at,
+            "end_at": end_at,
+            "participant_staff_ids": g["s"].to_numpy(object),
+        }
+    )
 
 
-def _incoming(world: World, sd_person: np.ndarray, sd_agency: np.ndarray, sd_group: np.ndarray,
-              sd_day: np.ndarray, avail: np.ndarray, d1: date, d2: date, tag: str,
-              rng: np.random.Generator) -> pd.DataFrame:
+def _incoming(
+    world: World,
+    sd_person: np.ndarray,
+    sd_agency: np.ndarray,
+    sd_group: np.ndarray,
+    sd_day: np.ndarray,
+    avail: np.ndarray,
+    d1: date,
+    d2: date,
+    tag: str,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
     """Incoming correspondence: about 1.7 documents per working staff member and month."""
     ok = (avail > 0) & (sd_group > 0)
     idx = np.nonzero(ok)[0]
@@ -734,28 +898,38 @@ def _incoming(world: World, sd_person: np.ndarray, sd_agency: np.ndarray, sd_gro
     completed = day + np.maximum((due - day).astype(int) + delay, 0)
     open_ = rng.random(k) < 0.04
     completed = np.where(open_, np.datetime64("NaT", "D"), completed)
-    sender = np.array(_INCOMING_SENDERS, dtype=object)[rng.integers(0, len(_INCOMING_SENDERS),
-                                                                     k)]
+    sender = np.array(_INCOMING_SENDERS, dtype=object)[rng.integers(0, len(_INCOMING_SENDERS), k)]
     num = rng.integers(1, 4000, k).astype(str).astype(object)
     dtype = np.array(_INCOMING_TYPES, dtype=object)[rng.integers(0, len(_INCOMING_TYPES), k)]
-    return pd.DataFrame({
-        "doc_id": _ids(f"VD{tag.replace('-', '')}", k),
-        "agency_code": np.array([a.code for a in world.agencies], dtype=object)[sd_agency[pick]],
-        "direction": "incoming",
-        "doc_number": num + "/" + sender,
-        "doc_type": dtype,
-        "issued_date": day,
-        "subject": "V/v " + pd.Series(dtype, dtype=object).str.lower() + " của " + sender,
-        "drafter_staff_id": None,
-        "signer_staff_id": None,
-        "handler_staff_id": world.pop.staff_id[sd_person[pick]],
-        "due_date": due,
-        "completed_date": completed,
-    })
+    return pd.DataFrame(
+        {
+            "doc_id": _ids(f"VD{tag.replace('-', '')}", k),
+            "agency_code": np.array([a.code for a in world.agencies], dtype=object)[
+                sd_agency[pick]
+            ],
+            "direction": "incoming",
+            "doc_number": num + "/" + sender,
+            "doc_type": dtype,
+            "issued_date": day,
+            "subject": "V/v " + pd.Series(dtype, dtype=object).str.lower() + " của " + sender,
+            "drafter_staff_id": None,
+            "signer_staff_id": None,
+            "handler_staff_id": world.pop.staff_id[sd_person[pick]],
+            "due_date": due,
+            "completed_date": completed,
+        }
+    )
 
 
-def _evaluations(world: World, pa_person: np.ndarray, pa_agency: np.ndarray, fde: np.ndarray,
-                 d1: date, d2: date, rng: np.random.Generator) -> pd.DataFrame:
+def _evaluations(
+    world: World,
+    pa_person: np.ndarray,
+    pa_agency: np.ndarray,
+    fde: np.ndarray,
+    d1: date,
+    d2: date,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
     """The leader's monthly assessment (Decree 335/2025): one row per person and month."""
     pop = world.pop
     rates = world.rates
@@ -774,13 +948,16 @@ def _evaluations(world: World, pa_person: np.ndarray, pa_agency: np.ndarray, fde
     g = np.where(rng.random(n) < rates.missing_general_score, np.nan, g)
     keep = rng.random(n) >= rates.missing_evaluation
     comments = np.array(_EVAL_COMMENTS, dtype=object)[rng.integers(0, len(_EVAL_COMMENTS), n)]
-    df = pd.DataFrame({
-        "staff_id": pop.staff_id[person],
-        "period": f"{d1.year:04d}-{d1.month:02d}",
-        "evaluator_staff_id": np.where(evaluator >= 0, pop.staff_id[np.maximum(evaluator, 0)],
-                                       None),
-        "quality_score": q,
-        "general_score": g,
-        "comment": np.where(comments == "", None, comments),
-    })
+    df = pd.DataFrame(
+        {
+            "staff_id": pop.staff_id[person],
+            "period": f"{d1.year:04d}-{d1.month:02d}",
+            "evaluator_staff_id": np.where(
+                evaluator >= 0, pop.staff_id[np.maximum(evaluator, 0)], None
+            ),
+            "quality_score": q,
+            "general_score": g,
+            "comment": np.where(comments == "", None, comments),
+        }
+    )
     return df[keep].reset_index(drop=True)

@@ -47,9 +47,7 @@ WORKING_SATURDAYS = np.array(_WORKING_SATURDAYS, dtype="datetime64[D]")
 
 
 def _holidays_for(years: range) -> np.ndarray:
-    extra = [
-        f"{y}-{md}" for y in years if y not in _COVERED_YEARS for md in _FIXED_HOLIDAYS
-    ]
+    extra = [f"{y}-{md}" for y in years if y not in _COVERED_YEARS for md in _FIXED_HOLIDAYS]
     return np.concatenate([HOLIDAYS, np.array(extra, dtype="datetime64[D]")])
 
 

@@ -23,6 +23,8 @@ from .agencies import Agency
 NORM_REVISION_DAY = date(2025, 7, 1)
 
 # Weights by position group (leadership, specialist, shared_specialist, support).
+# Hand-laid tables, one entry a line or group: the formatter would split each field.
+# fmt: off
 _ROLE_WEIGHTS = {
     "A": (1.0, 0.0, 0.0, 0.0),
     "B": (0.35, 0.45, 1.0, 0.15),
@@ -242,6 +244,7 @@ _STAGES = {
     "m": [("", "", "cuộc họp", 120, "meeting")],
     "t": [("", "", "chuyến", 300, "field_trip")],
 }
+# fmt: on
 
 
 @dataclass
@@ -297,15 +300,27 @@ def build_catalogue(agencies: list[Agency], catalogue_from: date) -> Catalogue:
                     revised = np.nan
                     if ag.code != "STC" and (h >> 8) % 12 == 0 and ag.pilot:
                         revised = float(round(m * (0.8 if (h >> 12) % 2 else 1.25) / 5) * 5)
-                    records.append({
-                        "agency_idx": ai, "agency_code": ag.code, "task_code": code,
-                        "task_name": name, "task_group": group, "stage_code": sc,
-                        "stage_name": sn, "unit": unit, "standard_minutes": m,
-                        "evidence_type": ev, "valid_from": vfrom, "doc_type": doc_type,
-                        "minutes_new": revised, "kind": kind,
-                    })
-                    if kind == "p" and name.startswith(("Ký duyệt", "Xử lý văn bản đến",
-                                                        "Công tác văn thư")):
+                    records.append(
+                        {
+                            "agency_idx": ai,
+                            "agency_code": ag.code,
+                            "task_code": code,
+                            "task_name": name,
+                            "task_group": group,
+                            "stage_code": sc,
+                            "stage_name": sn,
+                            "unit": unit,
+                            "standard_minutes": m,
+                            "evidence_type": ev,
+                            "valid_from": vfrom,
+                            "doc_type": doc_type,
+                            "minutes_new": revised,
+                            "kind": kind,
+                        }
+                    )
+                    if kind == "p" and name.startswith(
+                        ("Ký duyệt", "Xử lý văn bản đến", "Công tác văn thư")
+                    ):
                         var = len(records) - 1
                         if name.startswith("Ký duyệt"):
                             flex[ai, 0] = var
@@ -315,8 +330,9 @@ def build_catalogue(agencies: list[Agency], catalogue_from: date) -> Catalogue:
                             flex[ai, 3] = var
     rows = pd.DataFrame.from_records(records)
     rows["variant"] = np.arange(len(rows))
-    rows["evidence_code"] = rows["evidence_type"].map(
-        {e: i for i, e in enumerate(EVIDENCE_CODES)}).astype(np.int8)
+    rows["evidence_code"] = (
+        rows["evidence_type"].map({e: i for i, e in enumerate(EVIDENCE_CODES)}).astype(np.int8)
+    )
     for gi, col in enumerate(("w_lead", "w_spec", "w_shared", "w_support")):
         rows[col] = rows["task_group"].map({g: w[gi] for g, w in _ROLE_WEIGHTS.items()})
     # Flex tasks are drawn on purpose, not by chance.
@@ -327,12 +343,25 @@ def build_catalogue(agencies: list[Agency], catalogue_from: date) -> Catalogue:
 def catalogue_table(cat: Catalogue) -> pd.DataFrame:
     """The catalogue as the contract's ``tasks`` source (with the revised norms as new rows)."""
     r = cat.rows
-    base = r[["agency_code", "task_code", "task_name", "task_group", "stage_code", "stage_name",
-              "unit", "standard_minutes", "evidence_type", "valid_from"]].copy()
+    base = r[
+        [
+            "agency_code",
+            "task_code",
+            "task_name",
+            "task_group",
+            "stage_code",
+            "stage_name",
+            "unit",
+            "standard_minutes",
+            "evidence_type",
+            "valid_from",
+        ]
+    ].copy()
     rev = r[r["minutes_new"].notna()]
     newer = base.loc[rev.index].copy()
     newer["standard_minutes"] = rev["minutes_new"].to_numpy()
     newer["valid_from"] = NORM_REVISION_DAY
     out = pd.concat([base, newer]).sort_values(
-        ["agency_code", "task_code", "stage_code", "valid_from"], kind="stable")
+        ["agency_code", "task_code", "stage_code", "valid_from"], kind="stable"
+    )
     return out.reset_index(drop=True)

@@ -15,8 +15,14 @@ LEAVE_TYPES = ("annual", "sick", "maternity", "unpaid", "other")
 _ANNUAL_MONTH_WEIGHT = np.array([1.4, 1.6, 0.7, 0.9, 0.9, 1.5, 1.8, 1.6, 0.8, 0.7, 0.8, 1.3])
 
 
-def build_leave(seed: int, service_start: np.ndarray, female: np.ndarray,
-                first_day: np.ndarray, last_day: np.ndarray, years: range) -> pd.DataFrame:
+def build_leave(
+    seed: int,
+    service_start: np.ndarray,
+    female: np.ndarray,
+    first_day: np.ndarray,
+    last_day: np.ndarray,
+    years: range,
+) -> pd.DataFrame:
     """All leave spells of ``years``; one RNG per year so that adding a year changes nothing
     in the others. ``first_day``/``last_day`` bound each person's employment."""
     out = []
@@ -61,26 +67,37 @@ def build_leave(seed: int, service_start: np.ndarray, female: np.ndarray,
         month_start = rng.integers(0, 12, person.size)
         day = rng.integers(8, 28, person.size)
         st = (np.array([f"{y}-01"], dtype="datetime64[M]")[0] + month_start).astype(
-            "datetime64[D]") + (day - 1)
-        parts.append(pd.DataFrame({"person": person, "type": 2, "start": st,
-                                   "end": st + 180, "half": False}))
+            "datetime64[D]"
+        ) + (day - 1)
+        parts.append(
+            pd.DataFrame({"person": person, "type": 2, "start": st, "end": st + 180, "half": False})
+        )
         out.extend(parts)
     df = pd.concat(out, ignore_index=True)
     ok = (df["start"].to_numpy() >= first_day[df["person"]]) & (
-        df["start"].to_numpy() <= last_day[df["person"]])
+        df["start"].to_numpy() <= last_day[df["person"]]
+    )
     df = df[ok].drop_duplicates(["person", "start"], keep="first")
     return df.sort_values(["person", "start"], kind="stable").reset_index(drop=True)
 
 
-def _spells(wd: np.ndarray, person: np.ndarray, start_i: np.ndarray, length: np.ndarray,
-            half: np.ndarray, kind: int) -> pd.DataFrame:
+def _spells(
+    wd: np.ndarray,
+    person: np.ndarray,
+    start_i: np.ndarray,
+    length: np.ndarray,
+    half: np.ndarray,
+    kind: int,
+) -> pd.DataFrame:
     end_i = np.minimum(start_i + length - 1, wd.size - 1)
-    return pd.DataFrame({"person": person, "type": kind, "start": wd[start_i],
-                         "end": wd[end_i], "half": half})
+    return pd.DataFrame(
+        {"person": person, "type": kind, "start": wd[start_i], "end": wd[end_i], "half": half}
+    )
 
 
-def leave_hours(leave: pd.DataFrame, person: np.ndarray, day: np.ndarray, d1: np.datetime64,
-                d2: np.datetime64) -> np.ndarray:
+def leave_hours(
+    leave: pd.DataFrame, person: np.ndarray, day: np.ndarray, d1: np.datetime64, d2: np.datetime64
+) -> np.ndarray:
     """Leave hours of each (person, day) pair: 8 full, 4 half; overlapping spells don't add."""
     ls = leave["start"].to_numpy().astype("datetime64[D]")
     le = leave["end"].to_numpy().astype("datetime64[D]")

@@ -25,6 +25,8 @@ TRANSFER_SHARE = 0.2
 # hold exactly: turnover that would fall in them is moved to the next month.
 FROZEN_MONTHS: set[tuple[str, int, int]] = {("STC", 2025, 3)}
 
+# Hand-laid tables, one entry a line or group: the formatter would split each field.
+# fmt: off
 _FAMILY = [
     ("Nguyễn", 38.0), ("Trần", 11.0), ("Lê", 9.5), ("Phạm", 7.0), ("Huỳnh", 3.5),
     ("Phan", 4.5), ("Võ", 4.0), ("Hoàng", 2.1), ("Vũ", 2.0), ("Đặng", 2.1), ("Bùi", 2.0),
@@ -48,6 +50,7 @@ _GIVEN_F = ["Anh", "Châu", "Chi", "Dung", "Duyên", "Giang", "Hà", "Hạnh", "
 
 _SHARED = [("CV-TH", "Chuyên viên tổng hợp"), ("CV-TCCB", "Chuyên viên tổ chức cán bộ"),
            ("KT", "Kế toán")]
+# fmt: on
 _SUPPORT = [("VT", "Văn thư"), ("LX", "Lái xe"), ("PV", "Nhân viên phục vụ")]
 
 
@@ -60,7 +63,7 @@ def specialist_position(unit: tuple[str, str]) -> tuple[str, str]:
     rest = name
     for prefix in ("Phòng ", "Ban ", "Văn phòng ", "Chi cục ", "Trung tâm ", "Khoa ", "Tổ "):
         if rest.startswith(prefix):
-            rest = rest[len(prefix):]
+            rest = rest[len(prefix) :]
             break
     return f"CV-{_ascii_code(abbr)}", f"Chuyên viên {rest[:1].lower()}{rest[1:]}"
 
@@ -133,9 +136,13 @@ def _slots(ai: int, ag: Agency) -> list[Slot]:
 
 
 def _position_names(ag: Agency) -> dict[str, tuple[str, int]]:
-    names = {"LD-CQ": (f"Lãnh đạo {ag.name.split(' tỉnh')[0]}"
-                       if ag.type != "department" else "Lãnh đạo Sở", 0),
-             "LD-PB": ("Trưởng, phó phòng và tương đương", 0)}
+    names = {
+        "LD-CQ": (
+            f"Lãnh đạo {ag.name.split(' tỉnh')[0]}" if ag.type != "department" else "Lãnh đạo Sở",
+            0,
+        ),
+        "LD-PB": ("Trưởng, phó phòng và tương đương", 0),
+    }
     if ag.code == "BQLKKT":
         names["LD-CQ"] = ("Lãnh đạo Ban", 0)
     for u in ag.units:
@@ -170,8 +177,9 @@ class _Builder:
         self.persons += 1
         return self.persons - 1
 
-    def run_slot(self, rng: np.random.Generator, slot: Slot, person: int, start: date,
-                 end_cap: date) -> None:
+    def run_slot(
+        self, rng: np.random.Generator, slot: Slot, person: int, start: date, end_cap: date
+    ) -> None:
         """Occupants of one post from ``start`` until ``end_cap`` (or the horizon)."""
         ag = self.agencies[slot.agency]
         t = start
@@ -180,12 +188,31 @@ class _Builder:
             leave = max(t, self.h0) + timedelta(days=int(stay))
             leave = _shift_frozen(ag, leave)
             if leave > min(end_cap, self.h1):
-                self.rows.append((person, slot.agency, slot.department, slot.position_code,
-                                  slot.group, slot.is_leader, t,
-                                  end_cap if end_cap < date(9999, 1, 1) else None))
+                self.rows.append(
+                    (
+                        person,
+                        slot.agency,
+                        slot.department,
+                        slot.position_code,
+                        slot.group,
+                        slot.is_leader,
+                        t,
+                        end_cap if end_cap < date(9999, 1, 1) else None,
+                    )
+                )
                 return
-            self.rows.append((person, slot.agency, slot.department, slot.position_code,
-                              slot.group, slot.is_leader, t, leave))
+            self.rows.append(
+                (
+                    person,
+                    slot.agency,
+                    slot.department,
+                    slot.position_code,
+                    slot.group,
+                    slot.is_leader,
+                    t,
+                    leave,
+                )
+            )
             self.exits.append((leave, person, slot.agency))
             t = _shift_frozen(ag, leave + timedelta(days=int(rng.integers(14, 120))))
             if t > min(end_cap, self.h1):
@@ -219,8 +246,9 @@ def build_population(seed: int, agencies: list[Agency], h0: date, h1: date) -> P
                 b.run_slot(rng, slot, person, start, never)
     # The district reform: 75% follow the work to the new commune, 15% move to a provincial
     # department, 10% leave the service (early retirement under Decree 178/2024).
-    depts = [i for i, a in enumerate(agencies) if a.type == "department" and a.pilot
-             and a.code != "STC"]
+    depts = [
+        i for i, a in enumerate(agencies) if a.type == "department" and a.pilot and a.code != "STC"
+    ]
     for ai, movers in successor_slots.items():
         ag = agencies[ai]
         succ = code_idx[ag.successor or ""]
@@ -231,9 +259,17 @@ def build_population(seed: int, agencies: list[Agency], h0: date, h1: date) -> P
             if u < 0.75:
                 unit = _commune_unit(sag, slot.department, rng)
                 pos = slot.position_code if slot.group != 1 else specialist_position(unit)[0]
-                new = Slot(succ, unit[0] if slot.group else sag.leader_unit
-                           if slot.position_code == "LD-CQ" else unit[0],
-                           pos, slot.group, slot.is_leader)
+                new = Slot(
+                    succ,
+                    unit[0]
+                    if slot.group
+                    else sag.leader_unit
+                    if slot.position_code == "LD-CQ"
+                    else unit[0],
+                    pos,
+                    slot.group,
+                    slot.is_leader,
+                )
                 b.run_slot(rng, new, person, COMMUNE_START, never)
             elif u < 0.9:
                 di = depts[int(rng.integers(0, len(depts)))]
@@ -281,8 +317,19 @@ def _transfers(b: _Builder, seed: int) -> None:
 
 
 def _finish(b: _Builder, seed: int, agencies: list[Agency], h0: date) -> Population:
-    rows = pd.DataFrame(b.rows, columns=["person", "agency_idx", "department", "position_code",
-                                         "group", "is_leader", "start", "end"])
+    rows = pd.DataFrame(
+        b.rows,
+        columns=[
+            "person",
+            "agency_idx",
+            "department",
+            "position_code",
+            "group",
+            "is_leader",
+            "start",
+            "end",
+        ],
+    )
     rows = rows.sort_values(["person", "start"], kind="stable").reset_index(drop=True)
     # Persons that were replaced by a transferee have no rows left: renumber densely.
     used = np.unique(rows["person"].to_numpy())
@@ -307,11 +354,21 @@ def _finish(b: _Builder, seed: int, agencies: list[Agency], h0: date) -> Populat
     strict = np.clip(rng.beta(1.5, 60, n), 0.0, 0.15)
     staff_id = np.array([f"KH{i + 1:06d}" for i in range(n)], dtype=object)
     positions = _quotas(seed, agencies, rows, h0)
-    return Population(staff_id=staff_id, full_name=names, female=female,
-                      service_start=service, intensity=intensity, coverage=coverage,
-                      submit_habit=submit, efficiency=efficiency, quality=quality,
-                      review_lag=review_lag, review_strictness=strict, assignments=rows,
-                      positions=positions)
+    return Population(
+        staff_id=staff_id,
+        full_name=names,
+        female=female,
+        service_start=service,
+        intensity=intensity,
+        coverage=coverage,
+        submit_habit=submit,
+        efficiency=efficiency,
+        quality=quality,
+        review_lag=review_lag,
+        review_strictness=strict,
+        assignments=rows,
+        positions=positions,
+    )
 
 
 def _quotas(seed: int, agencies: list[Agency], rows: pd.DataFrame, h0: date) -> pd.DataFrame:
@@ -324,14 +381,20 @@ def _quotas(seed: int, agencies: list[Agency], rows: pd.DataFrame, h0: date) -> 
         day = np.datetime64(first, "D")
         a = rows[rows["agency_idx"] == ai]
         active = a[(a["start"] <= day) & (a["end"].isna() | (a["end"] >= day))] if ag.size else a
-        counts = active.groupby("position_code").size() if ag.size else \
-            a.drop_duplicates("person").groupby("position_code").size()
+        counts = (
+            active.groupby("position_code").size()
+            if ag.size
+            else a.drop_duplicates("person").groupby("position_code").size()
+        )
         for code, (pname, group) in names.items():
             have = int(counts.get(code, 0))
             if have == 0 and code not in ("LD-CQ", "LD-PB"):
                 continue
-            delta = int(rng.choice([-2, -1, -1, 0, 1, 1, 2, 3])) if have >= 4 else int(
-                rng.choice([0, 0, 1]))
+            delta = (
+                int(rng.choice([-2, -1, -1, 0, 1, 1, 2, 3]))
+                if have >= 4
+                else int(rng.choice([0, 0, 1]))
+            )
             quota = max(0, have + delta)
             vf = max(ag.valid_from, date(2025, 1, 1))
             out.append((ag.code, code, pname, GROUPS[group], quota, vf))
@@ -340,5 +403,14 @@ def _quotas(seed: int, agencies: list[Agency], rows: pd.DataFrame, h0: date) -> 
                 cut = max(0, quota - int(rng.integers(0, 3)))
                 if cut != quota:
                     out.append((ag.code, code, pname, GROUPS[group], cut, date(2025, 7, 1)))
-    return pd.DataFrame(out, columns=["agency_code", "position_code", "position_name",
-                                      "position_group", "approved_headcount", "valid_from"])
+    return pd.DataFrame(
+        out,
+        columns=[
+            "agency_code",
+            "position_code",
+            "position_name",
+            "position_group",
+            "approved_headcount",
+            "valid_from",
+        ],
+    )

@@ -41,8 +41,10 @@ _MIXED: dict[str, list[FileForm]] = {
     "positions": [FileForm(vn_headers=True, nfd_headers=True)],
     "tasks": [FileForm(fmt="xlsx", vn_headers=True)],
     "staff": [FileForm(bom=True, vn_headers=True, dmy_dates=True, bool_style="x")],
-    "worklog": [FileForm(), FileForm(bom=True, vn_headers=True, dmy_dates=True,
-                                     decimal_comma=True, enum_labels=True)],
+    "worklog": [
+        FileForm(),
+        FileForm(bom=True, vn_headers=True, dmy_dates=True, decimal_comma=True, enum_labels=True),
+    ],
     "documents": [FileForm(fmt="xlsx", vn_headers=True, enum_labels=True)],
     "events": [FileForm(enum_labels=True), FileForm(bom=True, dmy_dates=True)],
     "leave": [FileForm(dmy_dates=True, bool_style="co"), FileForm(bool_style="10")],
@@ -57,19 +59,29 @@ def form_for(source: str, formats: str, clean: bool, index: int) -> FileForm:
     forms = _MIXED[source]
     f = forms[index % len(forms)]
     if formats == "csv":
-        return FileForm(bom=f.bom, vn_headers=f.vn_headers, nfd_headers=f.nfd_headers,
-                        dmy_dates=f.dmy_dates, decimal_comma=f.decimal_comma,
-                        enum_labels=f.enum_labels, bool_style=f.bool_style)
+        return FileForm(
+            bom=f.bom,
+            vn_headers=f.vn_headers,
+            nfd_headers=f.nfd_headers,
+            dmy_dates=f.dmy_dates,
+            decimal_comma=f.decimal_comma,
+            enum_labels=f.enum_labels,
+            bool_style=f.bool_style,
+        )
     if formats == "xlsx":
-        return FileForm(fmt="xlsx", vn_headers=f.vn_headers, enum_labels=f.enum_labels,
-                        bool_style=f.bool_style)
+        return FileForm(
+            fmt="xlsx", vn_headers=f.vn_headers, enum_labels=f.enum_labels, bool_style=f.bool_style
+        )
     return f
 
 
 def _fmt_dates(values: np.ndarray, dmy: bool, with_time: bool) -> pa.Array:
     unit = "m" if with_time else "D"
-    arr = pa.array(np.asarray(values).astype(f"datetime64[{unit}]")
-                   .astype("datetime64[s]" if with_time else "datetime64[D]"))
+    arr = pa.array(
+        np.asarray(values)
+        .astype(f"datetime64[{unit}]")
+        .astype("datetime64[s]" if with_time else "datetime64[D]")
+    )
     if with_time:
         fmt = "%d/%m/%Y %H:%M" if dmy else "%Y-%m-%d %H:%M"
     else:
@@ -81,15 +93,15 @@ def _fmt_decimal(values: np.ndarray, comma: bool) -> pa.Array:
     v = np.asarray(values, dtype=float)
     arr = pa.array(np.round(v, 4), mask=np.isnan(v))
     whole = pc.equal(arr, pc.floor(arr))
-    s = pc.if_else(whole, pc.cast(pc.cast(arr, pa.int64(), safe=False), pa.string()),
-                   pc.cast(arr, pa.string()))
+    s = pc.if_else(
+        whole, pc.cast(pc.cast(arr, pa.int64(), safe=False), pa.string()), pc.cast(arr, pa.string())
+    )
     if comma:
         s = pc.replace_substring(s, ".", ",")
     return s
 
 
-_BOOL = {"truefalse": ("true", "false"), "x": ("x", None), "co": ("có", "không"),
-         "10": ("1", "0")}
+_BOOL = {"truefalse": ("true", "false"), "x": ("x", None), "co": ("có", "không"), "10": ("1", "0")}
 
 
 def to_strings(df: pd.DataFrame, source: str, form: FileForm) -> dict[str, pa.Array]:
@@ -141,8 +153,11 @@ def write_table(path: Path, source: str, cols: dict[str, pa.Array], form: FileFo
         paths = []
         parts = max(1, -(-n // XLSX_MAX_ROWS))
         for i in range(parts):
-            p = path.with_suffix(".xlsx") if parts == 1 else path.with_name(
-                f"{path.stem}-part{i + 1}.xlsx")
+            p = (
+                path.with_suffix(".xlsx")
+                if parts == 1
+                else path.with_name(f"{path.stem}-part{i + 1}.xlsx")
+            )
             sl = {k: v.slice(i * XLSX_MAX_ROWS, XLSX_MAX_ROWS) for k, v in cols.items()}
             _write_xlsx(p, source, sl, form)
             paths.append(p)
@@ -150,8 +165,7 @@ def write_table(path: Path, source: str, cols: dict[str, pa.Array], form: FileFo
     p = path.with_suffix(".csv")
     table = pa.table(cols)
     buf = io.BytesIO()
-    pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=False,
-                                                   quoting_style="needed"))
+    pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
     head = ",".join(_csv_field(h) for h in header(source, form)) + "\n"
     with open(p, "wb") as fh:
         if form.bom:
@@ -165,9 +179,15 @@ def _write_xlsx(path: Path, source: str, cols: dict[str, pa.Array], form: FileFo
     import xlsxwriter
 
     kind = kinds(source)
-    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False,
-                                         "strings_to_formulas": False,
-                                         "strings_to_urls": False})
+    wb = xlsxwriter.Workbook(
+        str(path),
+        {
+            "constant_memory": True,
+            "strings_to_numbers": False,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+        },
+    )
     wb.set_properties({"created": XLSX_CREATED, "author": "E-Office", "title": source})
     ws = wb.add_worksheet(source)
     date_fmt = wb.add_format({"num_format": "dd/mm/yyyy"})
@@ -186,8 +206,13 @@ def _write_xlsx(path: Path, source: str, cols: dict[str, pa.Array], form: FileFo
             if k in ("date", "datetime"):
                 # Valid ISO values become Excel date cells; broken ones stay text.
                 try:
-                    d = datetime(int(v[:4]), int(v[5:7]), int(v[8:10]),
-                                 int(v[11:13] or 0), int(v[14:16] or 0))
+                    d = datetime(
+                        int(v[:4]),
+                        int(v[5:7]),
+                        int(v[8:10]),
+                        int(v[11:13] or 0),
+                        int(v[14:16] or 0),
+                    )
                     ws.write_datetime(r + 1, ci, d, date_fmt if k == "date" else dt_fmt)
                     continue
                 except ValueError:
@@ -212,9 +237,14 @@ _BREAKAGE = {
 _ID_COL = {"worklog": "entry_id", "events": "event_id", "documents": "doc_id"}
 
 
-def with_broken_rows(cols: dict[str, pa.Array], source: str, rate: float,
-                     rng: np.random.Generator, form: FileForm, year: int,
-                     ) -> tuple[dict[str, pa.Array], int]:
+def with_broken_rows(
+    cols: dict[str, pa.Array],
+    source: str,
+    rate: float,
+    rng: np.random.Generator,
+    form: FileForm,
+    year: int,
+) -> tuple[dict[str, pa.Array], int]:
     """Insert copies of random rows, each broken in one way that ingestion quarantines."""
     n = len(next(iter(cols.values()))) if cols else 0
     if source not in _BREAKAGE or rate <= 0 or n == 0:
@@ -232,8 +262,9 @@ def with_broken_rows(cols: dict[str, pa.Array], source: str, rate: float,
         if source in _ID_COL and row.get(_ID_COL[source]):
             row[_ID_COL[source]] = f"{row[_ID_COL[source]]}-L{j + 1}"
         if what == "bad_date":
-            col = {"worklog": "work_date", "leave": "leave_start",
-                   "documents": "issued_date"}[source]
+            col = {"worklog": "work_date", "leave": "leave_start", "documents": "issued_date"}[
+                source
+            ]
             row[col] = bad_date
             if source == "leave":
                 row["leave_end"] = bad_date
@@ -251,8 +282,9 @@ def with_broken_rows(cols: dict[str, pa.Array], source: str, rate: float,
             else:
                 row["end_at"], row["start_at"] = row["start_at"], row["end_at"]
                 if row["end_at"] == row["start_at"] or row["start_at"] is None:
-                    row["end_at"] = (f"{year}-01-01 00:00" if not form.dmy_dates
-                                     else f"01/01/{year} 00:00")
+                    row["end_at"] = (
+                        f"{year}-01-01 00:00" if not form.dmy_dates else f"01/01/{year} 00:00"
+                    )
         elif what == "unknown_type":
             col = "leave_type" if source == "leave" else "event_type"
             row[col] = "vacation" if source == "leave" else "party"
