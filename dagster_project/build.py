@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -63,11 +62,35 @@ class BuildOutcome:
         return f"{rebuilt}; {self.seconds:.1f} s; timings in {self.timings_file}"
 
 
+# Only the instance kpi prepares has it: the project's dagster.yaml without it is what a plain
+# `dagster dev -w workspace.yaml` reads for its temporary instance, whose folder no setting
+# names, so that instance keeps Dagster's own event log.
+_POOLED_EVENT_LOG = """
+# Dagster's SQLite event log with pooled connections and WAL-mode commits: the default opens a
+# connection per event, about 12 s of a small build (dagster_project/event_log_storage.py).
+event_log_storage:
+  module: dagster_project.event_log_storage
+  class: PooledSqliteEventLogStorage
+  config:
+    base_dir: {base_dir}
+"""
+
+
+def write_instance_settings(home: Path) -> None:
+    """`home`/dagster.yaml: the project's instance settings and the pooled event log in `home`."""
+    project_settings = (settings.PROJECT_ROOT / "dagster.yaml").read_text(encoding="utf-8")
+    # where Dagster's own event log keeps its run files; a JSON string is a YAML string
+    base_dir = json.dumps(str(home / "history" / "runs"))
+    (home / "dagster.yaml").write_text(
+        project_settings + _POOLED_EVENT_LOG.format(base_dir=base_dir), encoding="utf-8"
+    )
+
+
 def prepare_instance(warehouse: Path) -> DagsterInstance:
     """The Dagster instance beside the warehouse: its run history shows in `kpi ui`."""
     home = settings.dagster_home_for(warehouse)
     home.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(settings.PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    write_instance_settings(home)
     os.environ["DAGSTER_HOME"] = str(home)
     return DagsterInstance.get()
 

@@ -31,9 +31,16 @@ from sqlalchemy.engine import Connection, Engine
 _MAX_OPEN_ENGINES = 8
 
 
-def _default_base_dir() -> str:
-    # where Dagster's default local instance keeps the run-sharded event logs
-    return os.path.join(os.environ["DAGSTER_HOME"], "history", "runs")
+def _instance_runs_dir() -> str:
+    """Where Dagster's own event log keeps its run files, for settings written before kpi named
+    the folder (instance folders of earlier versions)."""
+    home = os.environ.get("DAGSTER_HOME")
+    if not home:
+        raise ValueError(
+            "PooledSqliteEventLogStorage needs `base_dir` in dagster.yaml when DAGSTER_HOME is "
+            "not set: `kpi build` or `kpi ui` writes the instance's settings with it"
+        )
+    return os.path.join(home, "history", "runs")
 
 
 class PooledSqliteEventLogStorage(SqliteEventLogStorage):
@@ -42,10 +49,12 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     def __init__(self, base_dir: str | None = None, inst_data: ConfigurableClassData | None = None):
         self._engines: OrderedDict[str, Engine] = OrderedDict()
         self._engines_lock = threading.Lock()
-        super().__init__(base_dir or _default_base_dir(), inst_data)
+        super().__init__(base_dir or _instance_runs_dir(), inst_data)
 
     @classmethod
     def config_type(cls) -> dict[str, Field]:
+        # Dagster hands a storage of a class of its own only these settings, not the instance's
+        # folder: kpi writes the folder out (build.write_instance_settings).
         return {"base_dir": Field(StringSource, is_required=False)}
 
     @classmethod

@@ -1,16 +1,15 @@
-"""The instance's event log (dagster.yaml): pooled SQLite connections that keep what Dagster's
-own storage keeps, and still let the UI follow a live run."""
+"""The event log of the instance kpi prepares (build.write_instance_settings): pooled SQLite
+connections that keep what Dagster's own storage keeps, and still let the UI follow a live run."""
 
 import os
-import shutil
 import threading
 from pathlib import Path
 
 import pytest
 from dagster import DagsterInstance, EventLogEntry, job, op
 
+from dagster_project.build import write_instance_settings
 from dagster_project.event_log_storage import PooledSqliteEventLogStorage
-from dagster_project.settings import PROJECT_ROOT
 
 
 @op
@@ -27,7 +26,7 @@ def tiny() -> None:
 def instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DagsterInstance:
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copyfile(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    write_instance_settings(home)
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     with DagsterInstance.get() as inst:
         yield inst

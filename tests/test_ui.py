@@ -1,9 +1,12 @@
-"""`kpi ui` serves the Dagster UI on 127.0.0.1 with the whole lineage and the dbt checks."""
+"""`kpi ui` serves the Dagster UI on 127.0.0.1 with the whole lineage and the dbt checks; a plain
+`dagster dev -w workspace.yaml` serves the same definitions."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -36,18 +39,14 @@ def _graphql(port: int, query: str) -> dict:
         return json.loads(response.read())
 
 
-def test_ui_shows_lineage_and_checks(tmp_path: Path) -> None:
+def _served_asset_nodes(command: list[str], cwd: Path, env: dict[str, str]) -> list[dict]:
+    """The asset nodes the UI started by `command` serves, once it answers (then stopped)."""
     port = _free_port()
-    env = {
-        **os.environ,
-        "KPI_RAW_DIR": str(ACCEPTANCE_CASE / "raw"),
-        "KPI_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
-    }
     # Its own session, so the whole tree (kpi, dagster dev, webserver, code server) can be
     # killed by group id: background shells here ignore SIGTERM.
     server = subprocess.Popen(
-        [KPI, "ui", "--port", str(port)],
-        cwd=PROJECT_ROOT,
+        [*command, "--port", str(port)],
+        cwd=cwd,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -55,22 +54,49 @@ def test_ui_shows_lineage_and_checks(tmp_path: Path) -> None:
     )
     try:
         deadline = time.monotonic() + 240
-        nodes = None
         while time.monotonic() < deadline:
+            if server.poll() is not None:
+                raise AssertionError(f"{command} exited with {server.returncode}")
             try:
                 nodes = _graphql(port, ASSET_QUERY)["data"]["assetNodes"]
                 if nodes:
-                    break
+                    return nodes
             except (urllib.error.URLError, ConnectionError, KeyError, TypeError):
                 pass
             time.sleep(2)
-        assert nodes, "the Dagster UI did not answer with the asset graph"
-        by_key = {"/".join(node["assetKey"]["path"]): node for node in nodes}
-        staging = next(key for key in by_key if key.endswith("stg_kpi_tool__worklog_revisions"))
-        assert {"path": ["raw", "worklog"]} in by_key[staging]["dependencyKeys"]
-        mart = next(key for key in by_key if key.endswith("fct_staff_day"))
-        checks = by_key[mart]["assetChecksOrError"]["checks"]
-        assert checks, "dbt tests on fct_staff_day should show as asset checks"
+        raise AssertionError(f"{command} did not answer with the asset graph")
     finally:
-        os.killpg(server.pid, signal.SIGKILL)
+        # the group may be gone already when the server exited on its own
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)
         server.wait(timeout=30)
+
+
+def test_ui_shows_lineage_and_checks(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "KPI_RAW_DIR": str(ACCEPTANCE_CASE / "raw"),
+        "KPI_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
+    }
+    nodes = _served_asset_nodes([KPI, "ui"], PROJECT_ROOT, env)
+    by_key = {"/".join(node["assetKey"]["path"]): node for node in nodes}
+    staging = next(key for key in by_key if key.endswith("stg_kpi_tool__worklog_revisions"))
+    assert {"path": ["raw", "worklog"]} in by_key[staging]["dependencyKeys"]
+    mart = next(key for key in by_key if key.endswith("fct_staff_day"))
+    checks = by_key[mart]["assetChecksOrError"]["checks"]
+    assert checks, "dbt tests on fct_staff_day should show as asset checks"
+
+
+def test_plain_dagster_dev_serves_the_workspace(tmp_path: Path) -> None:
+    # Without DAGSTER_HOME, `dagster dev` keeps a temporary instance in its working folder and
+    # reads that folder's dagster.yaml: the project's own, copied here so that the temporary
+    # folder, which a killed server leaves behind, is not left in the project.
+    shutil.copyfile(PROJECT_ROOT / "dagster.yaml", tmp_path / "dagster.yaml")
+    env = {key: value for key, value in os.environ.items() if key != "DAGSTER_HOME"}
+    env["KPI_WAREHOUSE"] = str(tmp_path / "warehouse.duckdb")
+    dagster = str(Path(KPI).parent / "dagster")
+    command = [dagster, "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", "127.0.0.1"]
+    nodes = _served_asset_nodes(command, tmp_path, env)
+    keys = {"/".join(node["assetKey"]["path"]) for node in nodes}
+    assert "raw/worklog" in keys
+    assert any(key.endswith("fct_staff_day") for key in keys)
