@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from dagster import AssetKey
 
 from dagster_project.definitions import defs
@@ -63,6 +66,27 @@ def test_dbt_tests_are_asset_checks_and_ingestion_reconciles() -> None:
 def test_schedule_and_sensor_are_defined() -> None:
     assert defs.resolve_schedule_def("daily_build").execution_timezone == "Asia/Ho_Chi_Minh"
     assert defs.resolve_sensor_def("raw_files_sensor") is not None
+
+
+def test_raw_files_sensor_requests_a_build_only_when_the_landing_zone_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dagster import build_sensor_context
+
+    raw = tmp_path / "raw"
+    (raw / "worklog").mkdir(parents=True)
+    (raw / "worklog" / "2025-03.csv").write_text("entry_id\n1\n")
+    monkeypatch.setenv("KPI_RAW_DIR", str(raw))
+    sensor = defs.resolve_sensor_def("raw_files_sensor")
+
+    first = sensor.evaluate_tick(build_sensor_context(cursor=None))
+    assert len(first.run_requests) == 1 and first.cursor
+    again = sensor.evaluate_tick(build_sensor_context(cursor=first.cursor))
+    assert again.run_requests == [] and again.skip_message
+    (raw / "worklog" / "2025-04.csv").write_text("entry_id\n2\n")
+    arrived = sensor.evaluate_tick(build_sensor_context(cursor=first.cursor))
+    assert len(arrived.run_requests) == 1 and arrived.cursor != first.cursor
+    assert arrived.run_requests[0].run_key != first.run_requests[0].run_key
 
 
 def test_weekly_full_refresh_asks_dbt_for_a_full_refresh_in_a_valid_config() -> None:
