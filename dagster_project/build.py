@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -196,6 +198,26 @@ def write_timings(
     return path
 
 
+# Dagster's executor warns through Python logging, to the terminal: a build that leaves a mart's
+# tests out because nothing it reads changed gets one line per blocking check that "emitted no
+# result" (18 for a build with nothing new). They go to the build's log file instead.
+_EXECUTION_PLAN_LOGGER = "dagster._core.execution.plan.active"
+
+
+@contextlib.contextmanager
+def _engine_warnings_to(log: Any) -> Iterator[None]:
+    logger = logging.getLogger(_EXECUTION_PLAN_LOGGER)
+    handler = logging.StreamHandler(log)
+    propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
 def run_build(
     raw: Path, warehouse: Path, scope: BuildScope | None = None, engine: str = "duckdb"
 ) -> BuildOutcome:
@@ -222,7 +244,11 @@ def run_build(
     # dbt's own output (a line per node) goes to a log file beside the warehouse.
     log_file = warehouse.parent / "logs" / "last_build.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    with log_file.open("w") as log, contextlib.redirect_stdout(log):
+    with (
+        log_file.open("w") as log,
+        contextlib.redirect_stdout(log),
+        _engine_warnings_to(log),
+    ):
         run_config: dict[str, Any] = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
         if engine == "duckdb":
             run_config["ops"] = {"kpi_dbt_models": {"config": scope.op_config()}}
