@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import signal
@@ -169,14 +170,25 @@ def _print_query(con: duckdb.DuckDBPyConnection, query: str, as_csv: bool, max_r
     return True
 
 
+# What ends an interactive session besides Ctrl-D: DuckDB's and psql's words for it.
+_QUIT_COMMANDS = {".quit", ".exit", "\\q", "quit", "exit"}
+
+
 def _read_queries() -> Iterator[str]:
-    """Statements typed at an interactive prompt, each ended by ';' (or a blank line)."""
+    """Statements typed at an interactive prompt, each ended by ';' (or a blank line); `.quit`
+    (or Ctrl-D) ends the session, Ctrl-C drops the statement being typed."""
     buffer: list[str] = []
     while True:
         try:
             line = input("kpi> " if not buffer else "...> ")
         except EOFError:
             break
+        except KeyboardInterrupt:
+            print(file=sys.stderr)
+            buffer = []
+            continue
+        if not buffer and line.strip().rstrip(";").lower() in _QUIT_COMMANDS:
+            return
         buffer.append(line)
         text = "\n".join(buffer).strip()
         if text.endswith(";") or (not line.strip() and text):
@@ -200,7 +212,12 @@ def cmd_sql(args: argparse.Namespace) -> int:
     with duckdb.connect(str(database), read_only=True) as con:
         if args.query:
             return 0 if _print_query(con, args.query, args.csv, args.max_rows) else 1
-        print(f"Connected to {database} (read-only). End statements with ';'.", file=sys.stderr)
+        with contextlib.suppress(ImportError):
+            import readline  # noqa: F401 - line editing and history at the prompt
+        print(
+            f"Connected to {database} (read-only). End statements with ';', leave with .quit.",
+            file=sys.stderr,
+        )
         for query in _read_queries():
             _print_query(con, query, args.csv, args.max_rows)
     return 0

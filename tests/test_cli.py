@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from tests.conftest import ACCEPTANCE_CASE, run_kpi
+from tests.conftest import ACCEPTANCE_CASE, KPI, run_kpi
 
 
 @pytest.mark.parametrize("command", ["build", "run", "generate", "sql", "extract", "docs", "ui"])
@@ -59,6 +60,21 @@ def test_sql_prints_a_query_result(acceptance_warehouse: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0] == "agency_code,staff_count"
     assert "STC,6" in result.stdout.splitlines()
+
+
+def test_sql_prompt_runs_statements_until_quit(acceptance_warehouse: Path) -> None:
+    typed = "select 41 + 1 as answer\n;\n.quit\nselect 'after quit' as never;\n"
+    result = subprocess.run(
+        [KPI, "sql", "--warehouse", str(acceptance_warehouse)],
+        input=typed,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "answer" in result.stdout and "42" in result.stdout
+    assert "after quit" not in result.stdout
+    assert "Query failed" not in result.stderr + result.stdout
 
 
 def test_docs_generates_one_static_page(acceptance_warehouse: Path) -> None:
