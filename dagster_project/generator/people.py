@@ -177,6 +177,20 @@ class _Builder:
         self.persons += 1
         return self.persons - 1
 
+    def add_stint(self, person: int, slot: Slot, start: date, end: date | None) -> None:
+        self.rows.append(
+            (
+                person,
+                slot.agency,
+                slot.department,
+                slot.position_code,
+                slot.group,
+                slot.is_leader,
+                start,
+                end,
+            )
+        )
+
     def run_slot(
         self, rng: np.random.Generator, slot: Slot, person: int, start: date, end_cap: date
     ) -> None:
@@ -188,31 +202,9 @@ class _Builder:
             leave = max(t, self.h0) + timedelta(days=int(stay))
             leave = _shift_frozen(ag, leave)
             if leave > min(end_cap, self.h1):
-                self.rows.append(
-                    (
-                        person,
-                        slot.agency,
-                        slot.department,
-                        slot.position_code,
-                        slot.group,
-                        slot.is_leader,
-                        t,
-                        end_cap if end_cap < date(9999, 1, 1) else None,
-                    )
-                )
+                self.add_stint(person, slot, t, end_cap if end_cap < date(9999, 1, 1) else None)
                 return
-            self.rows.append(
-                (
-                    person,
-                    slot.agency,
-                    slot.department,
-                    slot.position_code,
-                    slot.group,
-                    slot.is_leader,
-                    t,
-                    leave,
-                )
-            )
+            self.add_stint(person, slot, t, leave)
             self.exits.append((leave, person, slot.agency))
             t = _shift_frozen(ag, leave + timedelta(days=int(rng.integers(14, 120))))
             if t > min(end_cap, self.h1):
