@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -59,15 +59,8 @@ def form_for(source: str, formats: str, clean: bool, index: int) -> FileForm:
     forms = _MIXED[source]
     f = forms[index % len(forms)]
     if formats == "csv":
-        return FileForm(
-            bom=f.bom,
-            vn_headers=f.vn_headers,
-            nfd_headers=f.nfd_headers,
-            dmy_dates=f.dmy_dates,
-            decimal_comma=f.decimal_comma,
-            enum_labels=f.enum_labels,
-            bool_style=f.bool_style,
-        )
+        # the same messiness, written as CSV
+        return replace(f, fmt="csv")
     if formats == "xlsx":
         return FileForm(
             fmt="xlsx", vn_headers=f.vn_headers, enum_labels=f.enum_labels, bool_style=f.bool_style
