@@ -143,11 +143,27 @@ def _asset_seconds(records: list[Any]) -> dict[str, float]:
     return seconds
 
 
-def _dbt_node_seconds(run_results: Path) -> list[dict[str, object]]:
+def _dbt_plan(records: list[Any]) -> dict[str, Any] | None:
+    """What the run's dbt step rebuilt, as it logged it; None when the run had no dbt step."""
+    from dagster_project.assets.transformation import DBT_PLAN_LOG_PREFIX
+
+    for record in records:
+        message = record.user_message or ""
+        if record.dagster_event is None and message.startswith(DBT_PLAN_LOG_PREFIX):
+            return json.loads(message.removeprefix(DBT_PLAN_LOG_PREFIX))
+    return None
+
+
+def _dbt_node_seconds(run_results: Path, run_id: str) -> list[dict[str, object]]:
+    """Each dbt node's time, when the dbt results kept beside the warehouse are this run's (a
+    build started at the same time may have written its own since)."""
     if not run_results.exists():
         return []
+    kept = json.loads(run_results.read_text())
+    if kept.get("run_id") != run_id:
+        return []
     nodes = []
-    for result in json.loads(run_results.read_text())["results"]:
+    for result in kept["results"]:
         unique_id = result["unique_id"]
         resource_type = unique_id.split(".", 1)[0]
         nodes.append(
@@ -172,28 +188,18 @@ def _dbt_layer(result: dict[str, Any], resource_type: str) -> str:
     return resource_type
 
 
-def write_timings(
-    warehouse: Path, records: list[Any], total_seconds: float, started_at: float
-) -> Path:
+def write_timings(warehouse: Path, run_id: str, records: list[Any], total_seconds: float) -> Path:
     """Where the build's time went: each Dagster step, each asset that times itself, and each
     dbt node (`bench/` reads it)."""
-    logs = warehouse.parent / "logs"
-    run_results = settings.dbt_run_results_file(warehouse)
-    fresh = run_results.exists() and run_results.stat().st_mtime >= started_at
-    plan_file = logs / "last_dbt_plan.json"
-    plan = (
-        json.loads(plan_file.read_text())
-        if plan_file.exists() and plan_file.stat().st_mtime >= started_at
-        else None
-    )
     timings = {
         "total_s": round(total_seconds, 3),
-        "dbt_plan": plan,
+        "dbt_plan": _dbt_plan(records),
         "steps": _step_seconds(records),
         "assets": _asset_seconds(records),
-        "dbt_nodes": _dbt_node_seconds(run_results) if fresh else [],
+        "dbt_nodes": _dbt_node_seconds(settings.dbt_run_results_file(warehouse), run_id),
     }
-    path = logs / "build_timings.json"
+    path = warehouse.parent / "logs" / "build_timings.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(timings, indent=1))
     return path
 
@@ -277,6 +283,8 @@ def run_build(
         success=result.success and not failures,
         failures=failures,
         log_file=log_file,
-        timings_file=write_timings(warehouse, instance.all_logs(result.run_id), seconds, started),
+        timings_file=write_timings(
+            warehouse, result.run_id, instance.all_logs(result.run_id), seconds
+        ),
         seconds=seconds,
     )

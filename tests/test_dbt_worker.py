@@ -97,8 +97,8 @@ def test_kpi_dbt_without_a_worker_is_dbt() -> None:
 
 
 def test_a_kpi_build_runs_dbt_in_the_process_it_started_ahead(acceptance_warehouse: Path) -> None:
-    plan = json.loads((acceptance_warehouse.parent / "logs" / "last_dbt_plan.json").read_text())
-    assert plan["dbt_started_ahead"] is True
+    timings = json.loads((acceptance_warehouse.parent / "logs" / "build_timings.json").read_text())
+    assert timings["dbt_plan"]["dbt_started_ahead"] is True
 
 
 def test_an_unused_worker_stops_with_the_build(tmp_path: Path) -> None:

@@ -45,6 +45,8 @@ dbt_project = DbtProject(
 )
 
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+# The dbt step's log line that states what it rebuilds, as JSON after the prefix.
+DBT_PLAN_LOG_PREFIX = "dbt build plan: "
 
 _DBT_INPUTS = ("models", "macros", "tests", "dbt_project.yml", "profiles.yml")
 
@@ -304,7 +306,7 @@ class RebuildPlan:
         )
 
     def summary(self) -> dict[str, Any]:
-        """For `kpi build`'s summary and the benchmark (logs/last_dbt_plan.json)."""
+        """For `kpi build`'s summary and the benchmark (the dbt step logs it)."""
         if self.scope is None:
             return {"mode": self.mode, "months": None}
 
@@ -426,10 +428,14 @@ def kpi_dbt_models(
     with warehouse.connect() as con:
         ensure_raw_tables(con)
         plan = plan_rebuild(con, config)
-    context.log.info(f"dbt build: {json.dumps(plan.summary())}")
     # the dbt process `kpi build` started ahead, ready with this project parsed, if any
     worker = dbt_worker.take(warehouse.warehouse_file)
-    _write_plan(warehouse.warehouse_file, plan, started_ahead=worker is not None)
+    # In the run's own log, where `kpi build` reads it back for its summary: a file beside the
+    # warehouse would be another build's when two run at once.
+    context.log.info(
+        DBT_PLAN_LOG_PREFIX
+        + json.dumps({**plan.summary(), "dbt_started_ahead": worker is not None})
+    )
     # Unit tests pin the SQL, not the data: they run in the test suite (make test), not in
     # every production build, as dbt recommends.
     threads = WHOLE_HISTORY_THREADS if plan.months is None else []
@@ -460,7 +466,7 @@ def kpi_dbt_models(
         elif isinstance(event, AssetCheckResult) and not event.passed:
             progress.report(f"dbt test failed: {event.check_name} on {event.asset_key}")
         yield event
-    _keep_node_results(invocation.target_path, warehouse.warehouse_file)
+    _keep_node_results(invocation.target_path, warehouse.warehouse_file, context.run.run_id)
     _keep_parse_state(invocation.target_path, warehouse.warehouse_file)
     if not invocation.is_successful():
         failures = _dbt_errors(invocation.target_path)
@@ -515,17 +521,10 @@ def _keep_parse_state(invocation_target: Path, warehouse_file: Path) -> None:
         partial.replace(state)
 
 
-def _write_plan(warehouse_file: Path, plan: RebuildPlan, started_ahead: bool) -> None:
-    """What this build rebuilds, for `kpi build`'s summary and the benchmark, and whether dbt
-    ran in the process `kpi build` started ahead (dbt_worker.py)."""
-    logs = warehouse_file.parent / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    summary = {**plan.summary(), "dbt_started_ahead": started_ahead}
-    (logs / "last_dbt_plan.json").write_text(json.dumps(summary))
-
-
-def _keep_node_results(invocation_target: Path, warehouse_file: Path) -> None:
-    """dbt's timings of the last build beside the warehouse, for `kpi build`'s profile."""
+def _keep_node_results(invocation_target: Path, warehouse_file: Path, run_id: str) -> None:
+    """dbt's timings of the last build beside the warehouse, for `kpi build`'s profile (of its
+    own run only: the run id says whose they are) and the next build's node order."""
     run_results = settings.dbt_run_results_file(warehouse_file)
     run_results.parent.mkdir(parents=True, exist_ok=True)
-    run_results.write_text(json.dumps({"results": node_results(invocation_target)}, indent=1))
+    results = {"run_id": run_id, "results": node_results(invocation_target)}
+    run_results.write_text(json.dumps(results, indent=1))
