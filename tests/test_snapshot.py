@@ -70,6 +70,20 @@ def test_build_publishes_every_public_mart_with_pseudonymous_staff(
         assert in_table == in_files
 
 
+def _storage_version(database: Path) -> str:
+    with duckdb.connect(str(database), read_only=True) as con:
+        (tags,) = con.execute("select tags from duckdb_databases() where not internal").fetchone()
+    return tags["storage_version"]
+
+
+def test_the_warehouse_is_stored_in_the_faster_format_and_the_snapshot_in_the_older(
+    acceptance_warehouse: Path,
+) -> None:
+    # analysts' tools may carry a DuckDB older than the build's (snapshot.py)
+    assert _storage_version(acceptance_warehouse) == "v1.4.0+"
+    assert _storage_version(snapshot_paths(acceptance_warehouse).database) == "v1.0.0+"
+
+
 def test_partitioned_marts_are_the_month_partitioned_models() -> None:
     from dagster_project.assets.transformation import dbt_project
 
