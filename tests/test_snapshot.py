@@ -13,8 +13,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import yaml
 
-from dagster_project import snapshot
+from dagster_project import settings, snapshot
 from dagster_project.snapshot import (
     PARTITIONED_MARTS,
     PERIOD_MARTS,
@@ -82,6 +83,13 @@ def test_the_warehouse_is_stored_in_the_faster_format_and_the_snapshot_in_the_ol
     # analysts' tools may carry a DuckDB older than the build's (snapshot.py)
     assert _storage_version(acceptance_warehouse) == "v1.4.0+"
     assert _storage_version(snapshot_paths(acceptance_warehouse).database) == "v1.0.0+"
+
+
+def test_dbt_creates_a_warehouse_in_the_format_kpi_does() -> None:
+    # dbt run by hand on a new warehouse file creates it
+    profiles = yaml.safe_load((PROJECT_ROOT / "dbt_models" / "profiles.yml").read_text())
+    options = profiles["kpi_warehouse"]["outputs"]["duckdb"]["config_options"]
+    assert options["storage_compatibility_version"] == settings.DUCKDB_STORAGE_VERSION
 
 
 def test_partitioned_marts_are_the_month_partitioned_models() -> None:
