@@ -41,12 +41,12 @@ class BuildOutcome:
     log_file: Path | None = None
     timings_file: Path | None = None
     seconds: float = 0.0
+    # what the run's dbt step rebuilt (RebuildPlan.summary), None when it did not run
+    dbt_plan: dict[str, Any] | None = None
 
     @property
     def summary(self) -> str:
-        plan = None
-        if self.timings_file is not None and self.timings_file.exists():
-            plan = json.loads(self.timings_file.read_text()).get("dbt_plan")
+        plan = self.dbt_plan
         if plan is None:
             rebuilt = "models not run"
         elif plan["mode"] == "months":
@@ -279,12 +279,12 @@ def run_build(
         and event.asset_check_evaluation_data.severity == AssetCheckSeverity.ERROR
     ]
     seconds = time.time() - started
+    records = instance.all_logs(result.run_id)
     return BuildOutcome(
         success=result.success and not failures,
         failures=failures,
         log_file=log_file,
-        timings_file=write_timings(
-            warehouse, result.run_id, instance.all_logs(result.run_id), seconds
-        ),
+        timings_file=write_timings(warehouse, result.run_id, records, seconds),
         seconds=seconds,
+        dbt_plan=_dbt_plan(records),
     )

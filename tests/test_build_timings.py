@@ -1,5 +1,5 @@
 """`kpi build`'s summary and timings describe its own run, even when another build of the same
-warehouse ran at the same time and wrote its dbt results beside the warehouse since."""
+warehouse ran at the same time and wrote its dbt results and timings beside the warehouse since."""
 
 import json
 from pathlib import Path
@@ -30,15 +30,19 @@ def test_the_summary_states_the_runs_own_plan(tmp_path: Path) -> None:
     warehouse = tmp_path / "warehouse.duckdb"
     records = [_log_line("ingested 3 files"), _plan_line(["2025-03-01", "2025-04-01"])]
     timings = write_timings(warehouse, "run-a", records, 12.0)
-    summary = BuildOutcome(success=True, timings_file=timings, seconds=12.0).summary
-    assert summary.startswith("rebuilt months: 2025-03, 2025-04;")
+    plan = json.loads(timings.read_text())["dbt_plan"]
+    # another build's timings, written after this one's
+    write_timings(warehouse, "run-b", [_log_line("ingested 3 files")], 1.0)
+    summary = BuildOutcome(success=True, timings_file=timings, seconds=12.0, dbt_plan=plan)
+    assert summary.summary.startswith("rebuilt months: 2025-03, 2025-04;")
 
 
 def test_a_run_without_a_dbt_step_says_models_were_not_run(tmp_path: Path) -> None:
     warehouse = tmp_path / "warehouse.duckdb"
     timings = write_timings(warehouse, "run-a", [_log_line("ingested 3 files")], 3.0)
-    summary = BuildOutcome(success=True, timings_file=timings, seconds=3.0).summary
-    assert summary.startswith("models not run;")
+    assert json.loads(timings.read_text())["dbt_plan"] is None
+    summary = BuildOutcome(success=True, timings_file=timings, seconds=3.0, dbt_plan=None)
+    assert summary.summary.startswith("models not run;")
 
 
 def test_node_times_are_kept_only_when_they_are_the_runs_own(tmp_path: Path) -> None:
