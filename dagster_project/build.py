@@ -143,7 +143,7 @@ def _asset_seconds(records: list[Any]) -> dict[str, float]:
     return seconds
 
 
-def _dbt_plan(records: list[Any]) -> dict[str, Any] | None:
+def dbt_plan_of(records: list[Any]) -> dict[str, Any] | None:
     """What the run's dbt step rebuilt, as it logged it; None when the run had no dbt step."""
     from dagster_project.assets.transformation import DBT_PLAN_LOG_PREFIX
 
@@ -188,12 +188,18 @@ def _dbt_layer(result: dict[str, Any], resource_type: str) -> str:
     return resource_type
 
 
-def write_timings(warehouse: Path, run_id: str, records: list[Any], total_seconds: float) -> Path:
+def write_timings(
+    warehouse: Path,
+    run_id: str,
+    records: list[Any],
+    total_seconds: float,
+    dbt_plan: dict[str, Any] | None,
+) -> Path:
     """Where the build's time went: each Dagster step, each asset that times itself, and each
     dbt node (`bench/` reads it)."""
     timings = {
         "total_s": round(total_seconds, 3),
-        "dbt_plan": _dbt_plan(records),
+        "dbt_plan": dbt_plan,
         "steps": _step_seconds(records),
         "assets": _asset_seconds(records),
         "dbt_nodes": _dbt_node_seconds(settings.dbt_run_results_file(warehouse), run_id),
@@ -280,11 +286,12 @@ def run_build(
     ]
     seconds = time.time() - started
     records = instance.all_logs(result.run_id)
+    plan = dbt_plan_of(records)
     return BuildOutcome(
         success=result.success and not failures,
         failures=failures,
         log_file=log_file,
-        timings_file=write_timings(warehouse, result.run_id, records, seconds),
+        timings_file=write_timings(warehouse, result.run_id, records, seconds, plan),
         seconds=seconds,
-        dbt_plan=_dbt_plan(records),
+        dbt_plan=plan,
     )
