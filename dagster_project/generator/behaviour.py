@@ -25,6 +25,7 @@ from .catalogue import NORM_REVISION_DAY, Catalogue
 from .leave import leave_hours
 from .messiness import MessinessRates
 from .people import Population
+from .schema import columns
 
 DRAFT, SUBMITTED, APPROVED, REJECTED, CANCELLED = range(5)
 STATUS_NAMES = np.array(["draft", "submitted", "approved", "rejected", "cancelled"], dtype=object)
@@ -823,17 +824,8 @@ def _events(
     idx = np.nonzero(sel)[0]
     keep = rng.random(idx.size) >= np.where(citizen[idx], 0.0, rates.missing_event)
     idx = idx[keep]
-    cols = [
-        "event_id",
-        "agency_code",
-        "event_type",
-        "title",
-        "start_at",
-        "end_at",
-        "participant_staff_ids",
-    ]
     if idx.size == 0:
-        return pd.DataFrame(columns=cols)
+        return pd.DataFrame(columns=columns("events"))
     df = pd.DataFrame(
         {
             "a": e.agency[idx],

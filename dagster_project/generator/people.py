@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .agencies import COMMUNE_START, Agency
+from .schema import columns
 
 GROUPS = ("leadership", "specialist", "shared_specialist", "support")
 LEAVE_RATE_PER_YEAR = 0.045
@@ -395,14 +396,4 @@ def _quotas(seed: int, agencies: list[Agency], rows: pd.DataFrame, h0: date) -> 
                 cut = max(0, quota - int(rng.integers(0, 3)))
                 if cut != quota:
                     out.append((ag.code, code, pname, GROUPS[group], cut, date(2025, 7, 1)))
-    return pd.DataFrame(
-        out,
-        columns=[
-            "agency_code",
-            "position_code",
-            "position_name",
-            "position_group",
-            "approved_headcount",
-            "valid_from",
-        ],
-    )
+    return pd.DataFrame(out, columns=columns("positions"))
