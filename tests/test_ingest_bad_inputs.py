@@ -7,6 +7,7 @@ the ledger reconciles (rows_read = rows_loaded + rows_quarantined).
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import json
 import shutil
 from dataclasses import dataclass, field
@@ -336,3 +337,23 @@ def test_bad_files_do_not_stop_the_good_ones(tmp_path: Path) -> None:
     assert (result.files_seen, result.files_loaded, result.files_rejected) == (4, 1, 3)
     assert result.rows_loaded == 2 and result.rows_quarantined == 1
     assert ledger_mismatches(con) == []
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".csv.gz"])
+def test_nul_byte_past_the_first_chunk_names_its_line(tmp_path: Path, suffix: str) -> None:
+    # The scan reads 4 MiB at a time and counts lines only once it finds the byte: the line
+    # number must still count the chunks before it.
+    row = "E{},1,KH001,2025-03-03,T04,,1,30,{},,approved,,,\n"
+    rows = [row.format(i, "x" * 60) for i in range(60_000)]
+    rows[50_000] = row.format(50_000, "bad\x00byte")
+    text = ",".join(WORKLOG_HEADER) + "\n" + "".join(rows)
+    path = tmp_path / "worklog" / f"w{suffix}"
+    path.parent.mkdir(parents=True)
+    data = text.encode("utf-8")
+    nul_offset = data.index(b"\x00")
+    assert nul_offset > 1 << 22  # past the first 4 MiB chunk
+    path.write_bytes(gzip.compress(data) if suffix == ".csv.gz" else data)
+    con, result = _ingest_one(tmp_path)
+    assert result.files_rejected == 1
+    (message,) = con.execute("SELECT message FROM audit.ingestion_ledger").fetchone()  # type: ignore[misc]
+    assert f"NUL byte at line 50002 (byte {nul_offset})" in message

@@ -99,7 +99,7 @@ def _scan_csv_bytes(path: Path, fmt: str, rel: str) -> bool:
     Returns whether the text may hold combining marks (then values need NFC)."""
     try:
         with _open_bytes(path, fmt) as f:
-            problem, combining = _scan_stream(f, rel, None)
+            problem, combining = _scan_stream(f, rel, None, lambda: _open_bytes(path, fmt))
     except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise FileRejected("unreadable_file", f"{rel}: cannot read the file: {exc}") from exc
     if problem:
@@ -111,7 +111,7 @@ def sha256_and_scan(path: Path, rel: str) -> tuple[str, FileRejected | None, boo
     """SHA-256 of a plain CSV and its byte checks in one read of the file."""
     h = hashlib.sha256()
     with path.open("rb") as f:
-        problem, combining = _scan_stream(f, rel, h)
+        problem, combining = _scan_stream(f, rel, h, lambda: path.open("rb"))
     return h.hexdigest(), problem, combining
 
 
@@ -121,7 +121,10 @@ _COMBINING_LEADS = (b"\xcc", b"\xcd")
 
 
 def _scan_stream(
-    f: io.BufferedIOBase, rel: str, h: hashlib._Hash | None
+    f: io.BufferedIOBase,
+    rel: str,
+    h: hashlib._Hash | None,
+    reopen: Callable[[], io.BufferedIOBase],
 ) -> tuple[FileRejected | None, bool]:
     head = f.read(4)
     if h is not None:
@@ -133,7 +136,6 @@ def _scan_stream(
         )
     data = head
     offset = 0
-    lines = 1
     nonblank = False
     combining = False
     while data:
@@ -142,15 +144,14 @@ def _scan_stream(
         if problem is None:
             pos = data.find(b"\x00")
             if pos >= 0:
-                line = lines + data.count(b"\n", 0, pos)
                 problem = FileRejected(
                     "nul_bytes",
-                    f"{rel}: NUL byte at line {line} (byte {offset + pos}); the file is "
-                    "binary or not UTF-8 text; export it again as CSV UTF-8",
+                    f"{rel}: NUL byte at line {_line_at(reopen, offset + pos)} (byte "
+                    f"{offset + pos}); the file is binary or not UTF-8 text; export it again "
+                    "as CSV UTF-8",
                 )
             if not nonblank and data.replace(codecs.BOM_UTF8, b"").strip():
                 nonblank = True
-            lines += data.count(b"\n")
         if problem is not None and h is None:
             return problem, combining
         offset += len(data)
@@ -160,6 +161,18 @@ def _scan_stream(
     if problem is None and not nonblank:
         problem = FileRejected("empty_file", f"{rel}: the file is empty (no header, no rows)")
     return problem, combining
+
+
+def _line_at(reopen: Callable[[], io.BufferedIOBase], offset: int) -> int:
+    """The line holding byte `offset`, counted in a second read of the file: counting every
+    chunk's line breaks as it is hashed cost a third of the scan of a clean file (0.18 s of
+    0.6 s a month's worklog at a province year), for the one byte a rejected file needs."""
+    lines = 1
+    with reopen() as f:
+        while offset > 0 and (data := f.read(min(CHUNK, offset))):
+            lines += data.count(b"\n")
+            offset -= len(data)
+    return lines
 
 
 def _encoding_diagnosis(path: Path, fmt: str, rel: str) -> FileRejected:
