@@ -222,29 +222,38 @@ def affected_scopes(
                     AND stored.doc_key = changed_documents.doc_key
                 WHERE stored.doc_id NOT IN (SELECT doc_id FROM changed_documents)
             ),
+            -- Whether a number is held elsewhere, as a column: under a NOT EXISTS in the
+            -- condition below, DuckDB matched every citation of a changed number with the
+            -- agency's staff before filtering (a day's documents at a province year: 0.5 s of
+            -- the 0.8 s lookup, 1.9 million pairs for 19 thousand kept).
+            changed_numbers AS (
+                SELECT
+                    changed_documents.*,
+                    numbers_held_elsewhere.doc_key IS NULL AS number_held_nowhere_else
+                FROM changed_documents
+                LEFT JOIN numbers_held_elsewhere
+                    ON changed_documents.agency_code = numbers_held_elsewhere.agency_code
+                    AND changed_documents.doc_key = numbers_held_elsewhere.doc_key
+            ),
             citations AS ({citations}),
             agency_staff AS (
                 SELECT DISTINCT staff_id, agency_code FROM raw.staff
             )
             SELECT DISTINCT citations.work_date, citations.work_date, citations.staff_id, false
             FROM citations
-            INNER JOIN changed_documents ON citations.doc_key = changed_documents.doc_key
+            INNER JOIN changed_numbers ON citations.doc_key = changed_numbers.doc_key
             SEMI JOIN agency_staff
                 ON agency_staff.staff_id = citations.staff_id
-                AND agency_staff.agency_code = changed_documents.agency_code
+                AND agency_staff.agency_code = changed_numbers.agency_code
             WHERE (
                     citations.staff_id IN (
-                        changed_documents.drafter_staff_id, changed_documents.signer_staff_id
+                        changed_numbers.drafter_staff_id, changed_numbers.signer_staff_id
                     )
-                    AND changed_documents.issued_date
+                    AND changed_numbers.issued_date
                         BETWEEN citations.work_date - INTERVAL {before} DAY
                         AND citations.work_date + INTERVAL {after} DAY
                 )
-                OR NOT EXISTS (
-                    SELECT 1 FROM numbers_held_elsewhere
-                    WHERE numbers_held_elsewhere.agency_code = changed_documents.agency_code
-                        AND numbers_held_elsewhere.doc_key = changed_documents.doc_key
-                )
+                OR changed_numbers.number_held_nowhere_else
         """
     if source == "events":
         return f"""
