@@ -128,33 +128,6 @@ event_matches as (
 
 ),
 
-evidenced as (
-
-    select
-        entries.*,
-        case
-            when not entries.is_live or entries.evidence_type is null then null
-            when entries.evidence_type = 'none' then 'not_required'
-            when entries.evidence_type = 'document' then
-                case
-                    when reference_matches.has_matching_document = 1 then 'evidenced'
-                    when reference_matches.has_document_number = 1 then 'document_mismatch'
-                    else 'missing_document'
-                end
-            when entries.evidence_type in ('meeting', 'field_trip') then
-                case
-                    when event_matches.entry_id is not null then 'evidenced'
-                    else 'missing_event'
-                end
-        end as evidence_status
-    from entries
-    left join reference_matches
-        on entries.entry_id = reference_matches.entry_id
-    left join event_matches
-        on entries.entry_id = event_matches.entry_id
-
-),
-
 live_entries as {{ inline_cte() }} (
 
     select
@@ -165,7 +138,9 @@ live_entries as {{ inline_cte() }} (
         coalesce(stage_code, '') as stage_key,
         quantity,
         description,
-        declared_minutes
+        declared_minutes,
+        {{ row_key(['staff_id', 'work_date', 'task_code', "coalesce(stage_code, '')", 'quantity']) }}
+            as same_task_key
     from entries
     where is_live
 
@@ -173,11 +148,14 @@ live_entries as {{ inline_cte() }} (
 
 -- Identical entries share person, day, task, stage and quantity first: only those groups need
 -- their descriptions normalised and compared, which spares that cost on nearly every entry.
+-- The groups are found by one 64-bit key of the five (nearly every entry is a group of its own:
+-- hashing five columns of tens of millions of rows cost a province year about a second more);
+-- two groups sharing a key only add candidates, which the exact comparison below tells apart.
 same_task_groups as (
 
-    select staff_id, work_date, task_code, stage_key, quantity
+    select same_task_key
     from live_entries
-    group by staff_id, work_date, task_code, stage_key, quantity
+    group by same_task_key
     having count(*) > 1
 
 ),
@@ -194,11 +172,7 @@ duplicate_candidates as (
         {{ normalize_text('live_entries.description') }} as description_key
     from live_entries
     inner join same_task_groups
-        on live_entries.staff_id = same_task_groups.staff_id
-        and live_entries.work_date = same_task_groups.work_date
-        and live_entries.task_code = same_task_groups.task_code
-        and live_entries.stage_key = same_task_groups.stage_key
-        and live_entries.quantity = same_task_groups.quantity
+        on live_entries.same_task_key = same_task_groups.same_task_key
 
 ),
 
@@ -228,6 +202,60 @@ staff_day_declarations as (
 
 ),
 
+-- What each entry's checks found, one row per entry any check found something for: the three
+-- side results keyed by entry, joined to the entries once instead of one join each (three
+-- lookups of tens of millions of entry ids at a province year).
+entry_checks as (
+
+    select
+        entry_id,
+        max(has_matching_document) as has_matching_document,
+        max(has_document_number) as has_document_number,
+        max(has_matching_event) as has_matching_event,
+        max(has_identical_entry) as has_identical_entry
+    from (
+        select
+            entry_id,
+            has_matching_document,
+            has_document_number,
+            0 as has_matching_event,
+            0 as has_identical_entry
+        from reference_matches
+        union all
+        select entry_id, 0, 0, 1, 0 from event_matches
+        union all
+        select entry_id, 0, 0, 0, 1 from duplicate_suspects
+    ) as checks
+    group by entry_id
+
+),
+
+evidenced as (
+
+    select
+        entries.*,
+        case
+            when not entries.is_live or entries.evidence_type is null then null
+            when entries.evidence_type = 'none' then 'not_required'
+            when entries.evidence_type = 'document' then
+                case
+                    when entry_checks.has_matching_document = 1 then 'evidenced'
+                    when entry_checks.has_document_number = 1 then 'document_mismatch'
+                    else 'missing_document'
+                end
+            when entries.evidence_type in ('meeting', 'field_trip') then
+                case
+                    when entry_checks.has_matching_event = 1 then 'evidenced'
+                    else 'missing_event'
+                end
+        end as evidence_status,
+        coalesce(entry_checks.has_identical_entry = 1, false) as has_identical_entry
+    from entries
+    left join entry_checks
+        on entries.entry_id = entry_checks.entry_id
+
+),
+
 flagged as (
 
     select
@@ -245,7 +273,7 @@ flagged as (
                 > {{ dbt.dateadd('day', var('late_submission_days'), 'evidenced.work_date') }},
             false
         ) as is_late_submission,
-        evidenced.is_live and duplicate_suspects.entry_id is not null as is_duplicate_suspect,
+        evidenced.is_live and evidenced.has_identical_entry as is_duplicate_suspect,
         evidenced.is_live and coalesce(
             staff_day_declarations.staff_day_declared_minutes
                 > {{ var('implausible_day_hours') }} * 60,
@@ -257,32 +285,16 @@ flagged as (
     left join leave_days
         on evidenced.staff_id = leave_days.staff_id
         and evidenced.work_date = leave_days.leave_date
-    left join duplicate_suspects
-        on evidenced.entry_id = duplicate_suspects.entry_id
     left join staff_day_declarations
         on evidenced.staff_id = staff_day_declarations.staff_id
         and evidenced.work_date = staff_day_declarations.work_date
 
 ),
 
--- Flag names in alphabetical order, so the list below comes out sorted.
-with_flag_list as (
+flagged_any as (
 
     select
         flagged.*,
-        {{ array_without_nulls(dbt.array_construct([
-            "case when is_document_mismatch then 'document_mismatch' end",
-            "case when is_duplicate_suspect then 'duplicate_suspect' end",
-            "case when is_implausible_day then 'implausible_day' end",
-            "case when is_late_submission then 'late_submission' end",
-            "case when is_missing_document then 'missing_document' end",
-            "case when is_missing_event then 'missing_event' end",
-            "case when is_no_assignment then 'no_assignment' end",
-            "case when is_non_working_day then 'non_working_day' end",
-            "case when is_on_leave then 'on_leave' end",
-            "case when is_unknown_staff then 'unknown_staff' end",
-            "case when is_unknown_task then 'unknown_task' end",
-        ])) }} as flags,
         (
             is_document_mismatch or is_duplicate_suspect or is_implausible_day
             or is_late_submission or is_missing_document or is_missing_event
@@ -290,6 +302,33 @@ with_flag_list as (
             or is_unknown_staff or is_unknown_task
         ) as is_flagged
     from flagged
+
+),
+
+-- Flag names in alphabetical order, so the list comes out sorted. Built for flagged entries
+-- only (a minority): the others' list is empty either way, and building and filtering a list of
+-- eleven per entry cost a province year about 1.5 s.
+with_flag_list as (
+
+    select
+        flagged_any.*,
+        case
+            when is_flagged then {{ array_without_nulls(dbt.array_construct([
+                "case when is_document_mismatch then 'document_mismatch' end",
+                "case when is_duplicate_suspect then 'duplicate_suspect' end",
+                "case when is_implausible_day then 'implausible_day' end",
+                "case when is_late_submission then 'late_submission' end",
+                "case when is_missing_document then 'missing_document' end",
+                "case when is_missing_event then 'missing_event' end",
+                "case when is_no_assignment then 'no_assignment' end",
+                "case when is_non_working_day then 'non_working_day' end",
+                "case when is_on_leave then 'on_leave' end",
+                "case when is_unknown_staff then 'unknown_staff' end",
+                "case when is_unknown_task then 'unknown_task' end",
+            ])) }}
+            else cast({{ dbt.array_construct([], dbt.type_string()) }} as {{ type_string_array() }})
+        end as flags
+    from flagged_any
 
 )
 
