@@ -3,12 +3,13 @@ every row obeys its rule, checked against the contract marts it is derived from.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from tests.conftest import run_kpi
+from tests.conftest import run_dbt, run_kpi
 
 UTILIZATION_THRESHOLD = 0.5
 NORM_MIN_ENTRIES = 30
@@ -191,3 +192,28 @@ def test_declaration_patterns_shares_and_signals(con) -> None:
     ).fetchone()
     assert rows > 0
     assert bad == 0
+
+
+def test_declaration_patterns_stops_when_two_descriptions_share_a_key(
+    acceptance_warehouse: Path, tmp_path: Path
+) -> None:
+    # The entries find their description's number by a 64-bit key of the text. A shared key
+    # would merge two descriptions into one number and undercount repeats; the model stops
+    # instead. Keys are made to collide by keeping one bit of the hash in the compiled query.
+    warehouse = tmp_path / acceptance_warehouse.name
+    shutil.copyfile(acceptance_warehouse, warehouse)
+    compiled = run_dbt(
+        "compile", "--select", "declaration_patterns", warehouse=warehouse, workdir=tmp_path
+    )
+    assert compiled.returncode == 0, compiled.stdout[-3000:]
+    (sql_file,) = (tmp_path / "target" / "compiled").rglob("declaration_patterns.sql")
+    sql = sql_file.read_text()
+    keys = ["hash(description)", "hash(entries_in_months.description)"]
+    assert all(sql.count(key) == 1 for key in keys), "the description key changed form"
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        # the query as compiled runs
+        assert con.execute(f"select count(*) from ({sql})").fetchone()[0] > 0  # type: ignore[index]
+        for key in keys:
+            sql = sql.replace(key, f"({key} % 2)")
+        with pytest.raises(duckdb.InvalidInputException, match="share a 64-bit key"):
+            con.execute(f"select count(*) from ({sql})").fetchall()

@@ -40,9 +40,11 @@
 
 {#- A 64-bit hash of several columns, to group or join a large table by one integer column
     where the key is several text columns: DuckDB hashes and compares the texts of every row in
-    its aggregate otherwise (norm_review over a province year: 2.5 s → 1.9 s). Only for keys
-    whose distinct values a data test proves free of collisions (e.g.
-    assert_norm_keys_are_unique). -#}
+    its aggregate otherwise (norm_review over a province year: 2.5 s → 1.9 s). Only where two
+    values sharing a key cannot go unnoticed: a data test proves the distinct values free of
+    collisions (assert_norm_keys_are_unique), the query stops on one (raise_error, in
+    declaration_patterns), or a shared key only adds rows an exact comparison then tells apart
+    (the duplicate candidates of int_worklog_entries_flagged). -#}
 {% macro row_key(columns) -%}
     {{ return(adapter.dispatch('row_key', 'kpi_warehouse')(columns)) }}
 {%- endmacro %}
@@ -53,6 +55,21 @@
 
 {% macro duckdb__row_key(columns) -%}
     hash({{ columns | join(', ') }})
+{%- endmacro %}
+
+{#- Stops the query with `message` (a text literal) where it is evaluated, as the branch of a
+    case: for what the data should never hold and a model cannot build correct rows from (two
+    different texts sharing a 64-bit key). -#}
+{% macro raise_error(message) -%}
+    {{ return(adapter.dispatch('raise_error', 'kpi_warehouse')(message)) }}
+{%- endmacro %}
+
+{% macro default__raise_error(message) -%}
+    raise_error({{ message }})
+{%- endmacro %}
+
+{% macro duckdb__raise_error(message) -%}
+    error({{ message }})
 {%- endmacro %}
 
 {#- The number of distinct non-null values of an expression in each group. DuckDB's

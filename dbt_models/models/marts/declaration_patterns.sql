@@ -239,6 +239,29 @@ days_per_month as (
 
 ),
 
+-- The entries find their description's number by a 64-bit key of the text rather than by the
+-- text: the join then carries no text (a province year: 19.7 s -> 17.4 s on a copy). Two
+-- different descriptions sharing a key (for thousands of descriptions, about one chance in
+-- 10^12) stop the build instead of merging into one number.
+description_keys as (
+
+    select
+        description_key,
+        case
+            when count(*) > 1 then {{ raise_error(
+                "'declaration_patterns: two different descriptions share a 64-bit key; "
+                ~ "the repeated-description counts cannot be told apart'"
+            ) }}
+            else min(description_id)
+        end as description_id
+    from (
+        select {{ row_key(['description']) }} as description_key, description_id
+        from description_ids
+    ) as keyed
+    group by description_key
+
+),
+
 -- Counted in one aggregate per person and month over the description numbers, not by a
 -- distinct of (person, month, description) first: nearly every entry's description is new
 -- to its month, and that distinct held 24 million groups a province year (10 s of 34).
@@ -248,11 +271,11 @@ descriptions_per_month as (
         entries_in_months.staff_id,
         cast({{ dbt.date_trunc('month', 'entries_in_months.work_date') }} as date)
             as month_start,
-        {{ count_distinct_values('description_ids.description_id') }}
+        {{ count_distinct_values('description_keys.description_id') }}
             as distinct_description_count
     from entries_in_months
-    inner join description_ids
-        on entries_in_months.description = description_ids.description
+    inner join description_keys
+        on {{ row_key(['entries_in_months.description']) }} = description_keys.description_key
     cross join reporting_range
     where entries_in_months.work_date
         between reporting_range.range_start and reporting_range.range_end
