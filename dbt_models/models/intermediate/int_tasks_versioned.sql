@@ -21,6 +21,10 @@ versioned as (
         standard_minutes,
         evidence_type,
         valid_from,
+        -- One 64-bit key of the norm's four key columns, for the declarations and norm_review
+        -- to store and group by instead of three texts and a date (assert_norm_keys_are_unique)
+        {{ row_key(['agency_code', 'task_code', "coalesce(stage_code, '')", 'valid_from']) }}
+            as norm_key,
         lead(valid_from) over (
             partition by agency_code, task_code, coalesce(stage_code, '')
             order by valid_from

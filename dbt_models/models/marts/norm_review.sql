@@ -6,14 +6,9 @@
 {%- set min_entries = var('norm_review_min_entries', 30) %}
 {%- set tolerance = var('norm_review_tolerance', 0.5) %}
 
-{%- set norm_columns = ['agency_code', 'task_code', 'stage_key', 'valid_from'] %}
-
 with tasks as (
 
-    select
-        *,
-        {{ row_key(norm_columns) }} as norm_key
-    from {{ ref('int_tasks_versioned') }}
+    select * from {{ ref('int_tasks_versioned') }}
 
 ),
 
@@ -34,12 +29,12 @@ declarations as (
 
 ),
 
--- Grouped by one integer key instead of the four columns of the norm: the aggregate then
+-- Grouped by the norm's one integer key instead of its four columns: the aggregate then
 -- hashes and compares no text per entry (assert_norm_keys_are_unique guards the key).
 entries_per_norm as (
 
     select
-        {{ row_key(norm_columns) }} as norm_key,
+        norm_key,
         count(*) as approved_entry_count,
         count(distinct staff_id) as staff_count,
         sum(quantity) as total_quantity,
@@ -47,7 +42,7 @@ entries_per_norm as (
         {{ continuous_percentiles('declared_minutes_per_unit', [0.25, 0.5, 0.75]) }}
             as declared_minutes_per_unit_quartiles
     from declarations
-    group by {{ row_key(norm_columns) }}
+    group by norm_key
 
 ),
 

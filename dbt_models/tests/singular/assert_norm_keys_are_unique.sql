@@ -1,14 +1,9 @@
--- norm_review groups the declarations by a 64-bit hash of the norm's four key columns
--- (row_key): two catalogue rows with the same hash would pool their declarations. Returns the
--- catalogue rows whose hash another row shares.
+-- The declarations keep, and norm_review groups them by, a 64-bit hash of the norm's four key
+-- columns (int_tasks_versioned.norm_key, row_key): two catalogue rows with the same hash would
+-- pool their declarations. Returns the catalogue rows whose hash another row shares.
 with norm_keys as (
 
-    select
-        agency_code,
-        task_code,
-        stage_key,
-        valid_from,
-        {{ row_key(['agency_code', 'task_code', 'stage_key', 'valid_from']) }} as norm_key
+    select agency_code, task_code, stage_key, valid_from, norm_key
     from {{ ref('int_tasks_versioned') }}
 
 ),
