@@ -86,9 +86,19 @@ def spill_dir_for(warehouse: Path) -> Path:
     return warehouse.parent / "duckdb_tmp"
 
 
+# A build's dbt writes to the Dagster run log, the build's failure summary and log files, none
+# of them a terminal: its messages without colours, which would show there as escape codes.
+DBT_PLAIN_OUTPUT_ENV = {"DBT_USE_COLORS": "false"}
+
+
 def dbt_environment(warehouse: Path) -> dict[str, str]:
-    """What dbt reads from the environment to build `warehouse` (profiles.yml)."""
-    return {WAREHOUSE_ENV: str(warehouse), DUCKDB_TEMP_DIR_ENV: str(spill_dir_for(warehouse))}
+    """What dbt reads from the environment to build `warehouse` (profiles.yml), and plain
+    output."""
+    return {
+        WAREHOUSE_ENV: str(warehouse),
+        DUCKDB_TEMP_DIR_ENV: str(spill_dir_for(warehouse)),
+        **DBT_PLAIN_OUTPUT_ENV,
+    }
 
 
 def dbt_parse_state(warehouse: Path) -> Path:

@@ -556,6 +556,8 @@ def test_source_tests_of_a_later_build_check_new_rows_and_the_keys_they_share(
     result = run_kpi("build", "--raw", str(raw), "--warehouse", str(copy))
     assert result.returncode != 0
     assert "source_unique_eoffice_documents_doc_id" in result.stderr + result.stdout
+    # dbt's messages in the failure summary (and the run log) are plain text, not colour codes
+    assert "\x1b[" not in result.stderr + result.stdout
 
 
 def test_a_build_after_an_edit_of_the_dbt_project_runs_every_node(

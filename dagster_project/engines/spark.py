@@ -96,6 +96,7 @@ def use_spark(warehouse_file: Path) -> SparkPaths:
     os.environ[SPARK_DIR_ENV] = str(paths.root)
     os.environ[SPARK_RAW_DIR_ENV] = str(paths.raw)
     os.environ[SPARK_LOG4J_ENV] = str(settings.DBT_PROJECT_DIR / "spark-log4j2.properties")
+    os.environ.update(settings.DBT_PLAIN_OUTPUT_ENV)
     return paths
 
 
