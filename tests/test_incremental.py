@@ -580,6 +580,39 @@ def test_a_build_after_an_edit_of_the_dbt_project_runs_every_node(
     assert _plan(copy)["unaffected_nodes"] > 0
 
 
+def test_a_partitioned_table_whose_columns_changed_asks_for_a_full_refresh(
+    batches: tuple[Path, Path], incremental_warehouse: tuple[Path, str], tmp_path: Path
+) -> None:
+    """A month-partitioned table written by an earlier version with other columns: the build
+    stops, naming the table and the columns, and a full refresh rebuilds it."""
+    raw, _ = batches
+    warehouse, _ = incremental_warehouse
+    copy = tmp_path / "wh" / "warehouse.duckdb"
+    shutil.copytree(warehouse.parent, copy.parent)
+    with duckdb.connect(str(copy)) as con:
+        # as if an earlier version had kept a column the model no longer writes
+        con.execute(
+            "alter table intermediate.int_worklog_entries_credited add column reviewed_by varchar"
+        )
+    # a range of months runs every node, whatever was delivered since
+    result = run_kpi("build", "--raw", str(raw), "--warehouse", str(copy), "--from", "2025-03")
+    assert result.returncode != 0
+    output = result.stderr + result.stdout
+    assert "int_worklog_entries_credited" in output
+    assert "in the table, not the query: ['reviewed_by']" in output
+    assert "kpi build --full-refresh" in output
+    _build(raw, copy, "--full-refresh")
+    with duckdb.connect(str(copy), read_only=True) as con:
+        columns = {
+            name
+            for (name,) in con.execute(
+                "select column_name from information_schema.columns "
+                "where table_name = 'int_worklog_entries_credited'"
+            ).fetchall()
+        }
+    assert "reviewed_by" not in columns
+
+
 def test_build_rejects_a_backfill_that_is_not_a_month_range(tmp_path: Path) -> None:
     result = run_kpi("build", "--from", "2025-13", "--warehouse", str(tmp_path / "w.duckdb"))
     assert result.returncode == 2

@@ -32,7 +32,7 @@
             "The columns of " ~ target_relation ~ " changed (in the query, not the table: "
             ~ (query_columns | reject('in', table_columns) | list) ~ "; in the table, not the "
             ~ "query: " ~ (table_columns | reject('in', query_columns) | list)
-            ~ "). Rebuild it with --full-refresh."
+            ~ "). Rebuild it with --full-refresh (kpi build --full-refresh)."
         ) -%}
     {%- endif -%}
     {%- if config.get('contract').enforced -%}
