@@ -138,7 +138,10 @@ final as (
 
 )
 
--- Not sorted by month and staff_id like the other partitioned models: at a province year the
--- sort on top of this model's joins and aggregation ran out of DuckDB's 3 GB. Its
--- staff-scoped readers scan the months they rebuild, at one row per person and day.
+-- Sorted by month and staff_id like the other partitioned models: the joins above write their
+-- rows in no order, and unsorted, every row group of a province year spanned all twelve months,
+-- so the readers of a rebuilt month (the staff-months, fct_staff_day's tests, the snapshot)
+-- scanned the whole history. The sort costs a full build of a province year about 1.7 s of
+-- this model's 15 s; a one-day build at 12 months took 24.7 s instead of 27.1 s (means of 3).
 select * from final
+{{ cluster_by_month_and_staff('work_date') }}
