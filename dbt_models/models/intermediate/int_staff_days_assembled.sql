@@ -141,7 +141,8 @@ final as (
 -- Sorted by month and staff_id like the other partitioned models: the joins above write their
 -- rows in no order, and unsorted, every row group of a province year spanned all twelve months,
 -- so the readers of a rebuilt month (the staff-months, fct_staff_day's tests, the snapshot)
--- scanned the whole history. The sort costs a full build of a province year about 1.7 s of
--- this model's 15 s; a one-day build at 12 months took 24.7 s instead of 27.1 s (means of 3).
+-- scanned the whole history. The sort costs a province year's full build 1.7 s of this model's
+-- 15 s on a copy (3.7 s between two benchmark runs; an earlier sort here ran out of 3 GB);
+-- a one-day build at 12 months took 24.7 s instead of 27.1 s (means of 3 runs).
 select * from final
 {{ cluster_by_month_and_staff('work_date') }}
