@@ -459,7 +459,11 @@ def partitioned_tables(manifest: Path) -> list[tuple[str, str, str]]:
     """(schema, table, month column) of every month-partitioned table the dbt project builds."""
     nodes = json.loads(manifest.read_text(encoding="utf-8"))["nodes"].values()
     return sorted(
-        (node["schema"], node["name"], node["config"]["meta"]["month_partition_column"])
+        (
+            node["schema"],
+            node.get("alias") or node["name"],
+            node["config"]["meta"]["month_partition_column"],
+        )
         for node in nodes
         if node["resource_type"] == "model"
         and node["config"].get("materialized") != "view"
@@ -485,14 +489,17 @@ def row_group_months(warehouse: Path, tables: list[tuple[str, str, str]]) -> lis
                 ).fetchall()
             except duckdb.Error:
                 continue
-            spans: dict[int, int] = {}
+            # a row group's first and last month (as year * 12 + month) over its segments
+            bounds: dict[int, tuple[int, int]] = {}
             for row_group, stats in segments:
                 found = _SEGMENT_MONTHS.search(str(stats))
                 if found is None:
                     continue
                 first_year, first_month, last_year, last_month = map(int, found.groups())
-                months = (last_year - first_year) * 12 + last_month - first_month + 1
-                spans[row_group] = max(spans.get(row_group, 0), months)
+                first, last = first_year * 12 + first_month, last_year * 12 + last_month
+                known = bounds.get(row_group, (first, last))
+                bounds[row_group] = (min(known[0], first), max(known[1], last))
+            spans = {row_group: last - first + 1 for row_group, (first, last) in bounds.items()}
             if spans:
                 out.append(
                     {
