@@ -55,8 +55,9 @@ def test_row_groups_are_counted_by_the_months_they_hold(tmp_path: Path) -> None:
     ]
 
     warehouse = tmp_path / "warehouse.duckdb"
-    # 1.5 row groups of January, then 1.5 of March: row groups January, January and March,
-    # March; in no order, every row group holds both months (and February's none)
+    # 1.5 row groups of January, then 1.5 of March: in order, the row groups hold January;
+    # January and March; March. In no order, each holds January and March: a span of three
+    # months (January to March) for a read's zone-map test, February's among them.
     rows = 3 * ROW_GROUP_ROWS
     days = (
         f"case when i < {rows // 2} then date '2025-01-01' + cast(i % 31 as integer) "
