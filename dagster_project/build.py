@@ -230,11 +230,21 @@ def _engine_warnings_to(log: Any) -> Iterator[None]:
         logger.propagate = propagate
 
 
-def run_build(
-    raw: Path, warehouse: Path, scope: BuildScope | None = None, engine: str = "duckdb"
-) -> BuildOutcome:
+@dataclass
+class PreparedBuild:
+    """A build's Dagster instance and job, loaded (prepare_build) and ready to run."""
+
+    warehouse: Path
+    engine: str
+    instance: DagsterInstance
+    job: Any  # dagster.JobDefinition
+    started: float  # when preparing began: the build's time counts from there
+
+
+def prepare_build(raw: Path, warehouse: Path, engine: str = "duckdb") -> PreparedBuild:
+    """Load the instance and the definitions of a build (most of the Dagster, dagster-dbt and
+    dbt modules are imported here)."""
     started = time.time()
-    scope = scope or BuildScope()
     raw, warehouse = settings.use_paths(raw, warehouse)
     if sys.stderr.isatty():
         os.environ.setdefault(progress.PROGRESS_ENV, "1")
@@ -251,6 +261,18 @@ def run_build(
         from dagster_project.schedules import build_everything
 
         job = defs.resolve_job_def(build_everything.name)
+    return PreparedBuild(warehouse, engine, instance, job, started)
+
+
+def run_build(
+    raw: Path, warehouse: Path, scope: BuildScope | None = None, engine: str = "duckdb"
+) -> BuildOutcome:
+    return execute_build(prepare_build(raw, warehouse, engine), scope)
+
+
+def execute_build(prepared: PreparedBuild, scope: BuildScope | None = None) -> BuildOutcome:
+    scope = scope or BuildScope()
+    warehouse, instance = prepared.warehouse, prepared.instance
     # Dagster's console log stays quiet: the progress lines and the failure summary speak to
     # the person at the terminal, and the run log (`kpi ui`) keeps every detail.
     # dbt's own output (a line per node) goes to a log file beside the warehouse.
@@ -262,9 +284,9 @@ def run_build(
         _engine_warnings_to(log),
     ):
         run_config: dict[str, Any] = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
-        if engine == "duckdb":
+        if prepared.engine == "duckdb":
             run_config["ops"] = {"kpi_dbt_models": {"config": scope.op_config()}}
-        result = job.execute_in_process(
+        result = prepared.job.execute_in_process(
             instance=instance, raise_on_error=False, run_config=run_config
         )
 
@@ -284,7 +306,7 @@ def run_build(
         and not event.asset_check_evaluation_data.passed
         and event.asset_check_evaluation_data.severity == AssetCheckSeverity.ERROR
     ]
-    seconds = time.time() - started
+    seconds = time.time() - prepared.started
     records = instance.all_logs(result.run_id)
     plan = dbt_plan_of(records)
     return BuildOutcome(
