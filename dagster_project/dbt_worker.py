@@ -17,6 +17,7 @@ reaches the macros through an environment variable read only when they execute. 
 warehouse before it reports the exit code, so the step after dbt can open the file at once.
 """
 
+import gc
 import json
 import os
 import socket
@@ -154,12 +155,21 @@ def _serve(socket_path: Path, project_dir: Path, target_path: Path, parent_pid: 
     # Listening before the imports: a client that comes early waits in the backlog.
     listener.listen(_LISTEN_BACKLOG)
     os.chdir(project_dir)
-    from dbt.cli.main import dbtRunner
+    # dbt's modules and the parsed project are some hundreds of thousands of objects that live
+    # as long as the worker: made with the cyclic collector off and then left out of its passes,
+    # they cost no collection while they load, nor in every pass of the command's own (a one-day
+    # build at 3 months: 0.4 s less on average over three runs each).
+    gc.disable()
+    try:
+        from dbt.cli.main import dbtRunner
 
-    parsed = dbtRunner().invoke(
-        ["parse", "--target-path", str(target_path), "--log-path", str(target_path)]
-        + ["--log-level-file", "none", "--no-write-json", "--quiet"]
-    )
+        parsed = dbtRunner().invoke(
+            ["parse", "--target-path", str(target_path), "--log-path", str(target_path)]
+            + ["--log-level-file", "none", "--no-write-json", "--quiet"]
+        )
+    finally:
+        gc.freeze()
+        gc.enable()
     manifest = parsed.result if parsed.success else None
     listener.settimeout(_PARENT_POLL_SECONDS)
     while True:
