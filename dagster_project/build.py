@@ -264,12 +264,6 @@ def prepare_build(raw: Path, warehouse: Path, engine: str = "duckdb") -> Prepare
     return PreparedBuild(warehouse, engine, instance, job, started)
 
 
-def run_build(
-    raw: Path, warehouse: Path, scope: BuildScope | None = None, engine: str = "duckdb"
-) -> BuildOutcome:
-    return execute_build(prepare_build(raw, warehouse, engine), scope)
-
-
 def execute_build(prepared: PreparedBuild, scope: BuildScope | None = None) -> BuildOutcome:
     scope = scope or BuildScope()
     warehouse, instance = prepared.warehouse, prepared.instance
