@@ -531,7 +531,7 @@ def publish_snapshot(warehouse: Path, include_names: bool | None = None) -> dict
                 columns,
                 staging_parquet / table,
                 PARTITIONED_MARTS[table],
-                None if mart_scopes[table] is None else sorted(mart_scopes[table] or {}),
+                None if mart_scopes[table] is None else sorted(mart_scopes[table]),
                 paths.parquet_dir / table,
             )
             if table in PARTITIONED_MARTS
