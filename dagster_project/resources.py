@@ -7,12 +7,12 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
+from importlib.metadata import version as installed_version
 from pathlib import Path
 
 import duckdb
 from dagster import ConfigurableResource
 from dagster_dbt import DbtCliResource
-from dbt.version import __version__ as dbt_core_version
 from packaging import version
 
 from dagster_project import settings
@@ -95,7 +95,7 @@ class KpiDbtCliResource(DbtCliResource):
 
     @cached_property
     def _cli_version(self) -> version.Version:
-        return version.parse(dbt_core_version)
+        return version.parse(installed_version("dbt-core"))
 
     def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:  # type: ignore[override]
         return None
