@@ -171,3 +171,39 @@ def test_the_worker_starts_the_longest_chain_first_when_a_thread_is_free(
     waiting.join(5)
     # the slow model became ready after the tests, and goes before them
     assert taken == ["z_slow_model"]
+
+
+def test_the_worker_formats_only_the_log_lines_a_logger_keeps(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dbt_common.events import logger as dbt_logging
+    from dbt_common.events.base_types import EventLevel, msg_from_base_event
+    from dbt_common.events.types import Note
+
+    monkeypatch.setattr(dbt_logging._Logger, "write_line", dbt_logging._Logger.write_line)
+    dbt_worker.format_only_lines_kept()
+    out = io.StringIO()
+    logger = dbt_logging._JsonLogger(
+        dbt_logging.LoggerConfig(
+            name="kpi_test_log",
+            level=EventLevel.INFO,
+            output_stream=out,
+            line_format=dbt_logging.LineFormat.Json,
+        )
+    )
+    formatted: list[str] = []
+    create_line = logger.create_line
+
+    def counting_create_line(msg: object) -> str:
+        formatted.append(msg.info.msg)  # type: ignore[attr-defined]
+        return create_line(msg)  # type: ignore[arg-type]
+
+    logger.create_line = counting_create_line  # type: ignore[method-assign]
+    for text, level in (
+        ("a debug line", EventLevel.DEBUG),
+        ("an info line", EventLevel.INFO),
+        ("a warning", EventLevel.WARN),
+    ):
+        logger.write_line(msg_from_base_event(Note(msg=text), level=level))
+    assert formatted == ["an info line", "a warning"]
+    assert [json.loads(line)["info"]["msg"] for line in out.getvalue().splitlines()] == formatted
