@@ -107,6 +107,12 @@ def dbt_parse_state(warehouse: Path) -> Path:
     return warehouse.parent / "dbt_state" / "partial_parse.msgpack"
 
 
+def dbt_template_cache(warehouse: Path) -> Path:
+    """The Jinja templates the dbt worker of the last build of `warehouse` compiled
+    (dbt_worker.reuse_compiled_templates)."""
+    return warehouse.parent / "dbt_state" / "jinja_templates.marshal"
+
+
 def dbt_run_results_file(warehouse: Path) -> Path:
     """dbt's node results of the warehouse's last build: written by the dbt step, read for the
     build's timings and by the dbt worker to order the next build's nodes."""

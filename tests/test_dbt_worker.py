@@ -207,3 +207,41 @@ def test_the_worker_formats_only_the_log_lines_a_logger_keeps(
         logger.write_line(msg_from_base_event(Note(msg=text), level=level))
     assert formatted == ["an info line", "a warning"]
     assert [json.loads(line)["info"]["msg"] for line in out.getvalue().splitlines()] == formatted
+
+
+def test_the_worker_reuses_the_templates_an_earlier_build_compiled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import marshal
+
+    import jinja2
+    from dbt.clients.jinja import get_rendered
+
+    monkeypatch.setattr(jinja2.Environment, "compile", jinja2.Environment.compile)
+    cache = tmp_path / "dbt_state" / "jinja_templates.marshal"
+    keep = dbt_worker.reuse_compiled_templates(cache)
+    assert get_rendered("select {{ 40 + 2 }}", {}) == "select 42"
+    keep()
+    written_by, entries = marshal.loads(cache.read_bytes())
+    assert [key[-1] for key in entries] == ["select {{ 40 + 2 }}"]
+
+    # The next build's worker: Jinja's compiler is not called for a template the file holds.
+    compiled: list[str] = []
+    compile_template = jinja2.Environment.compile
+
+    def counting_compile(env: jinja2.Environment, source: str, *args: object) -> object:
+        compiled.append(source)
+        return compile_template(env, source, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jinja2.Environment, "compile", counting_compile)
+    dbt_worker.reuse_compiled_templates(cache)
+    assert get_rendered("select {{ 40 + 2 }}", {}) == "select 42"
+    assert get_rendered("select {{ 6 * 7 }}", {}) == "select 42"
+    assert compiled == ["select {{ 6 * 7 }}"]
+
+    # A file another Python, Jinja or dbt-common wrote is not used.
+    cache.write_bytes(marshal.dumps(("another version", entries)))
+    monkeypatch.setattr(jinja2.Environment, "compile", counting_compile)
+    dbt_worker.reuse_compiled_templates(cache)
+    assert get_rendered("select {{ 40 + 2 }}", {}) == "select 42"
+    assert compiled[-1] == "select {{ 40 + 2 }}"
