@@ -365,10 +365,14 @@ def reuse_compiled_templates(cache_file: Path) -> Callable[[], None]:
     def write_used() -> None:
         if used.keys() == stored.keys():
             return
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
         partial = cache_file.with_suffix(".partial")
-        partial.write_bytes(marshal.dumps((written_by, dict(used))))
-        partial.replace(cache_file)
+        try:
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            partial.write_bytes(marshal.dumps((written_by, dict(used))))
+            partial.replace(cache_file)
+        except OSError as error:
+            # the next build compiles them again: no reason to fail this one
+            print(f"dbt worker: compiled templates not kept: {error}", file=sys.stderr)
 
     jinja2.Environment.compile = compile_once  # type: ignore[method-assign,assignment]
     return write_used

@@ -245,3 +245,18 @@ def test_the_worker_reuses_the_templates_an_earlier_build_compiled(
     dbt_worker.reuse_compiled_templates(cache)
     assert get_rendered("select {{ 40 + 2 }}", {}) == "select 42"
     assert compiled[-1] == "select {{ 40 + 2 }}"
+
+
+def test_templates_that_cannot_be_kept_do_not_fail_the_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import jinja2
+    from dbt.clients.jinja import get_rendered
+
+    monkeypatch.setattr(jinja2.Environment, "compile", jinja2.Environment.compile)
+    not_a_folder = tmp_path / "dbt_state"
+    not_a_folder.write_text("a file where the folder should be")
+    keep = dbt_worker.reuse_compiled_templates(not_a_folder / "jinja_templates.marshal")
+    assert get_rendered("select {{ 40 + 2 }}", {}) == "select 42"
+    keep()
+    assert "compiled templates not kept" in capsys.readouterr().err
