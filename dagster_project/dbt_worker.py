@@ -319,11 +319,12 @@ def reuse_compiled_templates(cache_file: Path) -> Callable[[], None]:
     generation reads from the environment (its class, extensions, filter and test names); the
     file is used only by the Python, Jinja and dbt-common it was written with."""
     import marshal
+    from importlib.metadata import version
 
     import jinja2
     from dbt_common.clients import jinja as dbt_jinja
 
-    written_by = f"{sys.version} jinja2 {jinja2.__version__} dbt-common {_version('dbt-common')}"
+    written_by = f"{sys.version} jinja2 {jinja2.__version__} dbt-common {version('dbt-common')}"
     stored: dict[tuple[Any, ...], Any] = {}
     try:
         version, entries = marshal.loads(cache_file.read_bytes())
@@ -376,12 +377,6 @@ def reuse_compiled_templates(cache_file: Path) -> Callable[[], None]:
 
     jinja2.Environment.compile = compile_once  # type: ignore[method-assign,assignment]
     return write_used
-
-
-def _version(package: str) -> str:
-    from importlib.metadata import version
-
-    return version(package)
 
 
 def _last_node_seconds(env: Mapping[str, str]) -> dict[str, float]:
