@@ -165,6 +165,7 @@ def _serve(socket_path: Path, project_dir: Path, target_path: Path, parent_pid: 
         from dbt.cli.main import dbtRunner
 
         format_only_lines_kept()
+        fire_only_events_kept()
         templates = _template_cache_file()
         keep_templates = reuse_compiled_templates(templates) if templates else None
         parsed = dbtRunner().invoke(
@@ -298,6 +299,80 @@ def format_only_lines_kept() -> None:
         write_line(self, msg)
 
     dbt_logging._Logger.write_line = write_line_if_kept  # type: ignore[method-assign]
+
+
+def fire_only_events_kept() -> None:
+    """Make dbt build an event's message only when a logger keeps its line. dbt parses each
+    event's fields into a protobuf message as it creates the event, and builds a second one
+    with the time, thread and formatted text when it fires it, before any logger looks at the
+    level: in a one-day build some 2,300 of the 2,550 events (each SQL statement, connection
+    and cache action, at debug level) were built for no logger. An event below every logger's
+    level now returns before that, and an event's fields are parsed when first read (dbt step
+    of a one-day build at 3 months, three runs each, alternating: 7.56, 7.35, 6.97 s with,
+    7.84, 7.72, 7.21 s without; dbt.log the same 225 lines). Only this process's dbt is
+    concerned, which runs no callbacks but dbt's own, and that one reads only behaviour-change
+    warnings (dbt.tracking); an event a callback would see is fired as dbt fires it."""
+    from dbt.tracking import track_behavior_change_warn
+    from dbt_common.events import base_types
+    from dbt_common.events import logger as dbt_logging
+    from dbt_common.events.event_manager import EventManager
+
+    base_event = base_types.BaseEvent
+    parse_fields = base_event.__init__
+    fire_event = EventManager.fire_event
+
+    def keep_fields(self: Any, *args: Any, **kwargs: Any) -> None:
+        object.__setattr__(self, "_kpi_fields", (args, kwargs))
+
+    def parsed(self: Any) -> Any:
+        fields = self.__dict__.pop("_kpi_fields", None)
+        if fields is not None:
+            parse_fields(self, *fields[0], **fields[1])
+        return object.__getattribute__(self, "pb_msg")
+
+    def get_field(self: Any, key: str) -> Any:
+        message = parsed(self)
+        return message if key == "pb_msg" else message.__getattribute__(key)
+
+    def set_field(self: Any, key: str, value: Any) -> None:
+        if key == "pb_msg":
+            object.__setattr__(self, key, value)
+        else:
+            parsed(self).__setattr__(key, value)
+
+    def kept_by_a_logger(manager: Any, event: Any, level: str) -> bool:
+        # as dbt's write_line does: a print event goes out at error level
+        if type(event).__name__ in dbt_logging.PRINT_EVENT_NAMES:
+            level = "error"
+        if level not in _LOGGING_LEVELS:
+            return True
+        for logger in manager.loggers:
+            python_logger = getattr(logger, "_python_logger", None)
+            if python_logger is not None and python_logger.isEnabledFor(_LOGGING_LEVELS[level]):
+                return True
+        return False
+
+    def fire_event_if_kept(
+        self: Any,
+        e: Any,
+        level: Any = None,
+        node: Any = None,
+        force_warn_or_error_handling: bool = False,
+    ) -> None:
+        event_level = level.value if level else e.level_tag().value
+        if (
+            not force_warn_or_error_handling
+            and event_level in ("debug", "info")
+            and all(callback is track_behavior_change_warn for callback in self.callbacks)
+            and not kept_by_a_logger(self, e, event_level)
+        ):
+            return
+        fire_event(self, e, level, node, force_warn_or_error_handling)
+
+    base_event.__init__ = keep_fields  # type: ignore[method-assign]
+    base_event.__getattr__ = get_field  # type: ignore[method-assign]
+    base_event.__setattr__ = set_field  # type: ignore[method-assign]
+    EventManager.fire_event = fire_event_if_kept  # type: ignore[method-assign]
 
 
 def _template_cache_file() -> Path | None:

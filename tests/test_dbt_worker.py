@@ -209,6 +209,58 @@ def test_the_worker_formats_only_the_log_lines_a_logger_keeps(
     assert [json.loads(line)["info"]["msg"] for line in out.getvalue().splitlines()] == formatted
 
 
+def test_the_worker_builds_only_the_events_a_logger_keeps(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dbt_common.events import base_types
+    from dbt_common.events import logger as dbt_logging
+    from dbt_common.events.base_types import EventLevel
+    from dbt_common.events.event_manager import EventManager
+    from dbt_common.events.types import Note
+
+    for name in ("__init__", "__getattr__", "__setattr__"):
+        monkeypatch.setattr(base_types.BaseEvent, name, getattr(base_types.BaseEvent, name))
+    monkeypatch.setattr(EventManager, "fire_event", EventManager.fire_event)
+    dbt_worker.fire_only_events_kept()
+    built: list[str] = []
+    message = Note.message
+
+    def counting_message(self: Note) -> str:
+        built.append(self.msg)
+        return message(self)
+
+    monkeypatch.setattr(Note, "message", counting_message)
+    manager = EventManager()
+    out = io.StringIO()
+    manager.add_logger(
+        dbt_logging.LoggerConfig(
+            name="kpi_test_events",
+            level=EventLevel.INFO,
+            output_stream=out,
+            line_format=dbt_logging.LineFormat.Json,
+        )
+    )
+    for text, level in (
+        ("a debug event", EventLevel.DEBUG),
+        ("an info event", EventLevel.INFO),
+        ("a warning", EventLevel.WARN),
+    ):
+        manager.fire_event(Note(msg=text), level=level)
+    assert built == ["an info event", "a warning"]
+    lines = [json.loads(line)["info"]["msg"] for line in out.getvalue().splitlines()]
+    assert lines == ["an info event", "a warning"]
+    # an event's fields are there when read, and take what is set
+    note = Note(msg="read later")
+    assert note.msg == "read later"
+    note.msg = "changed"
+    assert note.pb_msg.msg == "changed"
+    # a callback of its own sees every event, as in dbt
+    seen: list[str] = []
+    manager.callbacks.append(lambda msg: seen.append(msg.info.msg))
+    manager.fire_event(Note(msg="for a callback"), level=EventLevel.DEBUG)
+    assert seen == ["for a callback"]
+
+
 def test_the_worker_reuses_the_templates_an_earlier_build_compiled(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
