@@ -238,6 +238,25 @@ def _period_scope(scope: MonthScope) -> MonthScope:
     return periods
 
 
+def _period_rows(scope: MonthScope) -> dict[tuple[str, date], list[str] | None]:
+    """The rows (period_type, period_start) of a period mart that a rebuild of `scope` changed,
+    for the same staff (None: everyone): each month's own, its quarter's and its year's, as the
+    dbt models rebuild them (in_rebuilt_periods). The other periods starting in those months
+    keep their rows: a new April changes 2025's year rows, not January's or the first
+    quarter's."""
+    rows: dict[tuple[str, date], list[str] | None] = {}
+    for month, staff_ids in scope.items():
+        quarter = date(month.year, (month.month - 1) // 3 * 3 + 1, 1)
+        for period in (("month", month), ("quarter", quarter), ("year", date(month.year, 1, 1))):
+            if period in rows and rows[period] is None:
+                continue
+            if staff_ids is None:
+                rows[period] = None
+            else:
+                rows[period] = sorted(set(rows.get(period) or []) | set(staff_ids))
+    return rows
+
+
 def _next_month(month: date) -> date:
     return date(month.year + month.month // 12, month.month % 12 + 1, 1)
 
@@ -316,6 +335,61 @@ def _publish_by_month(
                 f"{month_filter} and staff_id in (select unnest($staff_ids))",
             ),
             {"staff_ids": staff_ids},
+        )
+
+
+def _publish_periods(
+    con: duckdb.DuckDBPyConnection,
+    catalog: str,
+    table: str,
+    columns: list[str],
+    include_names: bool,
+    periods: dict[tuple[str, date], list[str] | None],
+    key: str,
+) -> None:
+    """Replace the rebuilt rows of a period mart (_period_rows) in the snapshot table: those
+    periods' rows, of the rebuilt staff members only where a month was rebuilt for some.
+    Republishing every period starting in a rebuilt month instead (a new April's year rows
+    took January's and the first quarter's along) wrote 0.40 million rows for 0.22 million in a
+    one-day build at 3 months: 0.36-0.41 s against 0.23 s for the two marts, on their own."""
+    groups: dict[tuple[str, ...] | None, list[tuple[str, date]]] = {}
+    for period, staff_ids in sorted(periods.items()):
+        groups.setdefault(None if staff_ids is None else tuple(staff_ids), []).append(period)
+    for staff_ids, group in groups.items():
+        rows = (
+            "("
+            + " or ".join(
+                f"(period_type = '{period_type}' and period_start = date '{start.isoformat()}')"
+                for period_type, start in group
+            )
+            + ")"
+        )
+        if staff_ids is None:
+            con.execute(f"delete from main.{table} where {rows}")
+            con.execute(
+                f"insert into main.{table} "
+                + _published_rows(catalog, table, columns, key, include_names, rows)
+            )
+            continue
+        parameters = {"staff_ids": list(staff_ids)}
+        # the snapshot holds keyed hashes of staff_id (see _published_rows)
+        con.execute(
+            f"delete from main.{table} where {rows} and staff_key in "
+            f"(select {_pseudonym('staff_id', key)} "
+            "from (select unnest($staff_ids) as staff_id))",
+            parameters,
+        )
+        con.execute(
+            f"insert into main.{table} "
+            + _published_rows(
+                catalog,
+                table,
+                columns,
+                key,
+                include_names,
+                f"{rows} and staff_id in (select unnest($staff_ids))",
+            ),
+            parameters,
         )
 
 
@@ -562,7 +636,17 @@ def publish_snapshot(warehouse: Path, include_names: bool | None = None) -> dict
                 con.begin()
             con.execute(_person_keys_sql(con, catalog, key))
             for table, columns in tables.items():
-                if table in PARTITIONED_MARTS:
+                if table in PERIOD_MARTS and mart_scopes[table] is not None and scopes is not None:
+                    _publish_periods(
+                        con,
+                        catalog,
+                        table,
+                        columns,
+                        include_names,
+                        _period_rows(scopes[MART_SCOPES[table]]),
+                        key,
+                    )
+                elif table in PARTITIONED_MARTS:
                     _publish_by_month(
                         con,
                         catalog,

@@ -224,6 +224,17 @@ def test_second_delivery_rebuilds_only_what_it_touches(
             files = f"read_parquet('{paths.parquet_dir / mart}/*.parquet')"
             assert con.execute(query.format(mart, "key")).fetchone() == built[mart], mart
             assert con.execute(query.format(files, "key")).fetchone() == built[mart], mart
+    # and each period of the period marts: April's month, quarter and year rows, the first
+    # quarter's of those people, none other
+    period_marts = (("staff_productivity", "credited_hours"), ("kpi_scorecard", "total_score"))
+    for mart, column in period_marts:
+        _assert_snapshot_matches(
+            warehouse,
+            mart,
+            f"select list((period_type, period_start, rows, total) order by period_type, "
+            f"period_start) from (select period_type, period_start, count(*) as rows, "
+            f"round(sum({column}), 4) as total from {{}} group by all)",
+        )
 
 
 def _clustered_models() -> dict[str, tuple[str, str, bool]]:

@@ -20,6 +20,7 @@ from dagster_project.snapshot import (
     PARTITIONED_MARTS,
     PERIOD_MARTS,
     PSEUDONYM_KEY_ENV,
+    _period_rows,
     _period_scope,
     publish_snapshot,
     queue_snapshot_months,
@@ -130,6 +131,21 @@ def test_a_rebuilt_month_republishes_its_month_quarter_and_year() -> None:
         date(2025, 12, 1): ["KH1"],
         date(2025, 10, 1): ["KH1"],
         date(2025, 1, 1): ["KH1"],
+    }
+
+
+def test_a_rebuilt_month_republishes_its_own_quarter_and_year_rows_only() -> None:
+    scope = {date(2025, 4, 1): None, date(2025, 3, 1): ["KH2", "KH1"], date(2025, 2, 1): ["KH3"]}
+    assert _period_rows(scope) == {
+        # April for everyone: its month, the second quarter and the year, for everyone
+        ("month", date(2025, 4, 1)): None,
+        ("quarter", date(2025, 4, 1)): None,
+        ("year", date(2025, 1, 1)): None,
+        # March and February for some: their months and the first quarter for those people,
+        # not January's month (the year's rows are everyone's already)
+        ("month", date(2025, 3, 1)): ["KH1", "KH2"],
+        ("month", date(2025, 2, 1)): ["KH3"],
+        ("quarter", date(2025, 1, 1)): ["KH1", "KH2", "KH3"],
     }
 
 
