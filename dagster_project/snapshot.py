@@ -287,6 +287,46 @@ def _copy_to_parquet(con: duckdb.DuckDBPyConnection, query: str, path: Path) -> 
     con.execute(f"copy ({query}) to '{path}' (format parquet)")
 
 
+def _replace_rows(
+    con: duckdb.DuckDBPyConnection,
+    catalog: str,
+    table: str,
+    columns: list[str],
+    include_names: bool,
+    key: str,
+    rows: str,
+    staff_ids: list[str] | None,
+) -> None:
+    """Replace the snapshot table's `rows` (a condition on the mart's columns) by the
+    warehouse's, those of `staff_ids` only unless None."""
+    if staff_ids is None:
+        con.execute(f"delete from main.{table} where {rows}")
+        con.execute(
+            f"insert into main.{table} "
+            + _published_rows(catalog, table, columns, key, include_names, rows)
+        )
+        return
+    # the snapshot holds keyed hashes of staff_id (see _published_rows)
+    con.execute(
+        f"delete from main.{table} where {rows} and staff_key in "
+        f"(select {_pseudonym('staff_id', key)} "
+        "from (select unnest($staff_ids) as staff_id))",
+        {"staff_ids": staff_ids},
+    )
+    con.execute(
+        f"insert into main.{table} "
+        + _published_rows(
+            catalog,
+            table,
+            columns,
+            key,
+            include_names,
+            f"{rows} and staff_id in (select unnest($staff_ids))",
+        ),
+        {"staff_ids": staff_ids},
+    )
+
+
 def _publish_by_month(
     con: duckdb.DuckDBPyConnection,
     catalog: str,
@@ -307,35 +347,13 @@ def _publish_by_month(
         return
     whole = [month for month, staff_ids in scope.items() if staff_ids is None]
     if whole:
-        month_filter = _month_filter(column, whole)
-        con.execute(f"delete from main.{table} where {month_filter}")
-        con.execute(
-            f"insert into main.{table} "
-            + _published_rows(catalog, table, columns, key, include_names, month_filter)
+        _replace_rows(
+            con, catalog, table, columns, include_names, key, _month_filter(column, whole), None
         )
     for month, staff_ids in scope.items():
-        if staff_ids is None:
-            continue
-        month_filter = _month_filter(column, [month])
-        # the snapshot holds keyed hashes of staff_id (see _published_rows)
-        con.execute(
-            f"delete from main.{table} where {month_filter} and staff_key in "
-            f"(select {_pseudonym('staff_id', key)} "
-            "from (select unnest($staff_ids) as staff_id))",
-            {"staff_ids": staff_ids},
-        )
-        con.execute(
-            f"insert into main.{table} "
-            + _published_rows(
-                catalog,
-                table,
-                columns,
-                key,
-                include_names,
-                f"{month_filter} and staff_id in (select unnest($staff_ids))",
-            ),
-            {"staff_ids": staff_ids},
-        )
+        if staff_ids is not None:
+            rows = _month_filter(column, [month])
+            _replace_rows(con, catalog, table, columns, include_names, key, rows, staff_ids)
 
 
 def _publish_periods(
@@ -364,33 +382,8 @@ def _publish_periods(
             )
             + ")"
         )
-        if staff_ids is None:
-            con.execute(f"delete from main.{table} where {rows}")
-            con.execute(
-                f"insert into main.{table} "
-                + _published_rows(catalog, table, columns, key, include_names, rows)
-            )
-            continue
-        parameters = {"staff_ids": list(staff_ids)}
-        # the snapshot holds keyed hashes of staff_id (see _published_rows)
-        con.execute(
-            f"delete from main.{table} where {rows} and staff_key in "
-            f"(select {_pseudonym('staff_id', key)} "
-            "from (select unnest($staff_ids) as staff_id))",
-            parameters,
-        )
-        con.execute(
-            f"insert into main.{table} "
-            + _published_rows(
-                catalog,
-                table,
-                columns,
-                key,
-                include_names,
-                f"{rows} and staff_id in (select unnest($staff_ids))",
-            ),
-            parameters,
-        )
+        chosen = None if staff_ids is None else list(staff_ids)
+        _replace_rows(con, catalog, table, columns, include_names, key, rows, chosen)
 
 
 @dataclass(frozen=True)
