@@ -18,6 +18,7 @@ import threading
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -221,21 +222,11 @@ def _pending_scopes(con: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, M
     return scopes
 
 
-def _period_scope(scope: MonthScope) -> MonthScope:
-    """The months of period_start whose rows a rebuild of `scope` changed (PERIOD_MARTS): each
-    month's own, its quarter's first month and its year's, for the same staff (None:
-    everyone)."""
-    periods: MonthScope = {}
-    for month, staff_ids in scope.items():
-        quarter = date(month.year, (month.month - 1) // 3 * 3 + 1, 1)
-        for start in (month, quarter, date(month.year, 1, 1)):
-            if start in periods and periods[start] is None:
-                continue
-            if staff_ids is None:
-                periods[start] = None
-            else:
-                periods[start] = sorted(set(periods.get(start) or []) | set(staff_ids))
-    return periods
+def _add_staff(scopes: dict[Any, list[str] | None], key: Any, staff_ids: list[str] | None) -> None:
+    """Widen scopes[key] by `staff_ids` (None: everyone, which no list narrows)."""
+    if key in scopes and scopes[key] is None:
+        return
+    scopes[key] = None if staff_ids is None else sorted(set(scopes.get(key) or []) | set(staff_ids))
 
 
 def _period_rows(scope: MonthScope) -> dict[tuple[str, date], list[str] | None]:
@@ -248,13 +239,18 @@ def _period_rows(scope: MonthScope) -> dict[tuple[str, date], list[str] | None]:
     for month, staff_ids in scope.items():
         quarter = date(month.year, (month.month - 1) // 3 * 3 + 1, 1)
         for period in (("month", month), ("quarter", quarter), ("year", date(month.year, 1, 1))):
-            if period in rows and rows[period] is None:
-                continue
-            if staff_ids is None:
-                rows[period] = None
-            else:
-                rows[period] = sorted(set(rows.get(period) or []) | set(staff_ids))
+            _add_staff(rows, period, staff_ids)
     return rows
+
+
+def _period_scope(scope: MonthScope) -> MonthScope:
+    """The months of period_start whose rows a rebuild of `scope` changed (PERIOD_MARTS): each
+    month's own, its quarter's first month and its year's, for the same staff (None:
+    everyone)."""
+    periods: MonthScope = {}
+    for (_, start), staff_ids in _period_rows(scope).items():
+        _add_staff(periods, start, staff_ids)
+    return periods
 
 
 def _next_month(month: date) -> date:
