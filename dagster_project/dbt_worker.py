@@ -275,6 +275,21 @@ _LOGGING_LEVELS = {
 }
 
 
+def _logger_keeps(logger: Any, event_name: str, level: str) -> bool:
+    """Whether one of dbt's loggers writes the line of an event of that name and level. dbt's
+    internals as of the pinned 1.11 (write_line, send_to_logger): a logger without a Python
+    logger writes nothing, a print event goes out at error level, and a level dbt does not know
+    is left to dbt (it raises)."""
+    from dbt_common.events.logger import PRINT_EVENT_NAMES
+
+    python_logger = getattr(logger, "_python_logger", None)
+    if python_logger is None:
+        return False
+    if event_name in PRINT_EVENT_NAMES:
+        level = "error"
+    return level not in _LOGGING_LEVELS or python_logger.isEnabledFor(_LOGGING_LEVELS[level])
+
+
 def format_only_lines_kept() -> None:
     """Make dbt format an event as a log line only for the loggers that keep the line. dbt
     formats every event for each of its loggers (for JSON: the event as a dict, dumped, then
@@ -285,18 +300,10 @@ def format_only_lines_kept() -> None:
     from dbt_common.events import logger as dbt_logging
 
     write_line = dbt_logging._Logger.write_line
-    is_print_event = dbt_logging._is_print_event
 
     def write_line_if_kept(self: Any, msg: Any) -> None:
-        python_logger = getattr(self, "_python_logger", None)
-        # dbt's internals as of the pinned 1.11 (write_line, send_to_logger): as dbt does,
-        # a print event goes out at error level, and a level it does not know raises
-        level = "error" if is_print_event(msg) else msg.info.level
-        if python_logger is None or (
-            level in _LOGGING_LEVELS and not python_logger.isEnabledFor(_LOGGING_LEVELS[level])
-        ):
-            return
-        write_line(self, msg)
+        if _logger_keeps(self, msg.info.name, msg.info.level):
+            write_line(self, msg)
 
     dbt_logging._Logger.write_line = write_line_if_kept  # type: ignore[method-assign]
 
@@ -314,7 +321,6 @@ def fire_only_events_kept() -> None:
     warnings (dbt.tracking); an event a callback would see is fired as dbt fires it."""
     from dbt.tracking import track_behavior_change_warn
     from dbt_common.events import base_types
-    from dbt_common.events import logger as dbt_logging
     from dbt_common.events.event_manager import EventManager
 
     base_event = base_types.BaseEvent
@@ -340,18 +346,6 @@ def fire_only_events_kept() -> None:
         else:
             parsed(self).__setattr__(key, value)
 
-    def kept_by_a_logger(manager: Any, event: Any, level: str) -> bool:
-        # as dbt's write_line does: a print event goes out at error level
-        if type(event).__name__ in dbt_logging.PRINT_EVENT_NAMES:
-            level = "error"
-        if level not in _LOGGING_LEVELS:
-            return True
-        for logger in manager.loggers:
-            python_logger = getattr(logger, "_python_logger", None)
-            if python_logger is not None and python_logger.isEnabledFor(_LOGGING_LEVELS[level]):
-                return True
-        return False
-
     def fire_event_if_kept(
         self: Any,
         e: Any,
@@ -364,7 +358,9 @@ def fire_only_events_kept() -> None:
             not force_warn_or_error_handling
             and event_level in ("debug", "info")
             and all(callback is track_behavior_change_warn for callback in self.callbacks)
-            and not kept_by_a_logger(self, e, event_level)
+            and not any(
+                _logger_keeps(logger, type(e).__name__, event_level) for logger in self.loggers
+            )
         ):
             return
         fire_event(self, e, level, node, force_warn_or_error_handling)
