@@ -23,6 +23,12 @@ from dagster_project.dbt_worker import real_dbt
 # each job's steps in-process, one after another.
 WRITER_POOL = "duckdb_writer"
 
+# dbt's profile sets the same: below it, a commit as large as a day's worklog (a province year:
+# 0.79 s against 0.01 s) checkpoints the file instead of writing the log. DuckDB writes the rows
+# of a large insert to the file before the commit, so the log holds references to them (a day's
+# worklog: 0.2 MB), which the next process to open the file replays.
+WAL_KEPT_CONFIG = {"checkpoint_threshold": "1GB"}
+
 
 class WarehouseResource(ConfigurableResource):
     """The DuckDB warehouse file and the raw landing zone it is built from."""
@@ -50,8 +56,17 @@ class WarehouseResource(ConfigurableResource):
         self.warehouse_file.parent.mkdir(parents=True, exist_ok=True)
         con = _connect_when_free(
             self.warehouse_file,
-            {**settings.duckdb_config(self.spill_dir), "memory_limit": self.memory_limit},
+            {
+                **settings.duckdb_config(self.spill_dir),
+                "memory_limit": self.memory_limit,
+                **WAL_KEPT_CONFIG,
+            },
         )
+        # A checkpoint costs more the bigger the file, whatever it writes (0.11 s for one row
+        # at a province year, 0.03 s at three months): these connections' writes stay in the
+        # write-ahead log for the next checkpoint instead, dbt's close after ingestion and the
+        # snapshot's close after the planner, which is the build's last writer.
+        con.execute("pragma disable_checkpoint_on_shutdown")
         try:
             yield con
         finally:

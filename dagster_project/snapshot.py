@@ -675,4 +675,7 @@ def publish_snapshot(warehouse: Path, include_names: bool | None = None) -> dict
         con.execute("create schema if not exists audit")
         con.execute(SNAPSHOT_PENDING_DDL)
         con.execute("delete from audit.snapshot_pending where recorded_at <= ?", [published_at])
+        # The build's last writer: the planner's and the bookkeeping's writes, left in the
+        # write-ahead log (resources.WarehouseResource.connect), go into the file here.
+        con.execute("checkpoint")
     return counts

@@ -88,3 +88,16 @@ def test_a_failed_source_fails_the_step_by_name_after_the_others_load(tmp_path: 
     assert rows["agencies"] == 0
     assert rows["positions"] > 0
     assert rows["staff"] > 0
+
+
+def test_ingestion_leaves_its_writes_in_the_log_for_the_next_reader(tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+
+    result = _materialize(ACCEPTANCE_CASE / "raw", warehouse, "agencies", "worklog")
+
+    assert result.success
+    # no checkpoint at the connection's close: dbt's, next, takes these writes into the file
+    assert warehouse.with_name(warehouse.name + ".wal").stat().st_size > 0
+    rows = _raw_rows(warehouse)
+    assert rows["agencies"] > 0
+    assert rows["worklog"] > 0

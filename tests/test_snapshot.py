@@ -86,6 +86,23 @@ def test_the_warehouse_is_stored_in_the_faster_format_and_the_snapshot_in_the_ol
     assert _storage_version(snapshot_paths(acceptance_warehouse).database) == "v1.0.0+"
 
 
+def test_a_build_leaves_the_warehouse_file_whole(acceptance_warehouse: Path) -> None:
+    # The steps before the snapshot leave their writes in the write-ahead log; the snapshot,
+    # the build's last writer, checkpoints them into the file, which can then be copied alone.
+    assert not acceptance_warehouse.with_name(acceptance_warehouse.name + ".wal").exists()
+    copy = acceptance_warehouse.parent.parent / "warehouse_alone.duckdb"
+    shutil.copyfile(acceptance_warehouse, copy)
+    try:
+        with duckdb.connect(str(copy), read_only=True) as con:
+            # written after dbt's close, by the build's bookkeeping
+            (tested,) = con.execute("select count(*) from audit.tested_deliveries").fetchone()
+            (pending,) = con.execute("select count(*) from audit.snapshot_pending").fetchone()
+    finally:
+        copy.unlink()
+    assert tested == 1
+    assert pending == 0
+
+
 def test_dbt_creates_a_warehouse_in_the_format_kpi_does() -> None:
     # dbt run by hand on a new warehouse file creates it
     profiles = yaml.safe_load((PROJECT_ROOT / "dbt_models" / "profiles.yml").read_text())

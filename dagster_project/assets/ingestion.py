@@ -2,10 +2,10 @@
 
 Each raw source stays its own asset, with its own description, ledger check, metadata and
 failure, but one multi-asset loads every selected source, in the order of `SOURCES`, on one
-DuckDB connection. Closing a connection that wrote checkpoints the file, about 0.13 s a close on
-a province-size warehouse, and every Dagster step adds its own overhead: with a step and a
-connection per source, the one-day incremental build (`bench/`) paid both nine times, mostly
-for sources that had nothing new.
+DuckDB connection. Every Dagster step adds its own overhead, and so did every connection's
+close when it checkpointed the file (now left to dbt's: `WarehouseResource.connect`): with a
+step and a connection per source, the one-day incremental build (`bench/`) paid both nine
+times, mostly for sources that had nothing new.
 
 Sharing the connection does not couple the sources: `ingest_source` writes each file in its own
 transaction on an autocommit connection, so a source that fails leaves nothing half-written and
