@@ -485,6 +485,12 @@ def prefetch_previous_snapshot(warehouse: Path) -> None:
     def copy() -> None:
         try:
             shutil.copyfile(database, prefetch.copy)
+            # The publish's commit checkpoints the copy, and a checkpoint syncs the file: the
+            # copy's pages still waiting for the disk were flushed inside the commit then (a
+            # province year's 785 MB: 0.6 s of the one-day build). Synced here, while the build
+            # runs on the processors, the disk writes them meanwhile.
+            with prefetch.copy.open("rb+") as written:
+                os.fsync(written.fileno())
         except BaseException as error:  # noqa: BLE001 - reported to the publish, which copies
             prefetch.errors.append(error)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -336,11 +337,21 @@ def test_a_publish_starts_from_the_copy_prefetched_during_the_build(
         return real_copyfile(src, dst)
 
     monkeypatch.setattr("dagster_project.snapshot.shutil.copyfile", copyfile)
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(Path(os.readlink(f"/proc/self/fd/{fd}")).name)
+        real_fsync(fd)
+
+    monkeypatch.setattr("dagster_project.snapshot.os.fsync", fsync)
 
     snapshot.prefetch_previous_snapshot(warehouse)
     counts = publish_snapshot(warehouse)
 
     assert copied_to == [database.name + ".prefetched"]  # the publish made no copy of its own
+    # on the disk before the publish's commit syncs it
+    assert synced == [database.name + ".prefetched"]
     assert not (tmp_path / (database.name + ".prefetched")).exists()
     with duckdb.connect(str(database), read_only=True) as con:
         (rows,) = con.execute("select count(*) from fct_staff_day").fetchone() or (0,)
