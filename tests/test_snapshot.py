@@ -87,19 +87,18 @@ def test_the_warehouse_is_stored_in_the_faster_format_and_the_snapshot_in_the_ol
     assert _storage_version(snapshot_paths(acceptance_warehouse).database) == "v1.0.0+"
 
 
-def test_a_build_leaves_the_warehouse_file_whole(acceptance_warehouse: Path) -> None:
+def test_a_build_leaves_the_warehouse_file_whole(
+    acceptance_warehouse: Path, tmp_path: Path
+) -> None:
     # The steps before the snapshot leave their writes in the write-ahead log; the snapshot,
     # the build's last writer, checkpoints them into the file, which can then be copied alone.
     assert not acceptance_warehouse.with_name(acceptance_warehouse.name + ".wal").exists()
-    copy = acceptance_warehouse.parent.parent / "warehouse_alone.duckdb"
+    copy = tmp_path / "warehouse_alone.duckdb"
     shutil.copyfile(acceptance_warehouse, copy)
-    try:
-        with duckdb.connect(str(copy), read_only=True) as con:
-            # written after dbt's close, by the build's bookkeeping
-            (tested,) = con.execute("select count(*) from audit.tested_deliveries").fetchone()
-            (pending,) = con.execute("select count(*) from audit.snapshot_pending").fetchone()
-    finally:
-        copy.unlink()
+    with duckdb.connect(str(copy), read_only=True) as con:
+        # written after dbt's close, by the build's bookkeeping
+        (tested,) = con.execute("select count(*) from audit.tested_deliveries").fetchone()
+        (pending,) = con.execute("select count(*) from audit.snapshot_pending").fetchone()
     assert tested == 1
     assert pending == 0
 
