@@ -622,6 +622,39 @@ def test_a_partitioned_table_whose_columns_changed_asks_for_a_full_refresh(
             ).fetchall()
         }
     assert "reviewed_by" not in columns
+    # recreated as a first build creates it (kpi_create_with_column_compression)
+    assert _entry_id_compression(copy, "intermediate.int_worklog_entries_credited") == {"ZSTD"}
+
+
+def _entry_id_compression(warehouse: Path, table: str, add_rows: int = 0) -> set[str]:
+    """How `table` stores entry_id, after `add_rows` distinct ids more are checkpointed."""
+    with duckdb.connect(str(warehouse)) as con:
+        if add_rows:
+            con.execute(
+                f"insert into {table} (entry_id) select 'KK202601-' || "
+                "lpad(cast(i as varchar), 7, '0') from range(?) as ids(i)",
+                [add_rows],
+            )
+            con.execute("checkpoint")
+        found = con.execute(
+            f"select distinct compression from pragma_storage_info('{table}') "
+            "where column_name = 'entry_id' and segment_type = 'VARCHAR'"
+        ).fetchall()
+    return {method for (method,) in found}
+
+
+def test_a_warehouse_in_the_older_storage_format_leaves_the_compression_to_duckdb(
+    tmp_path: Path,
+) -> None:
+    """A warehouse created before kpi set the storage format keeps it; it has no ZSTD for
+    text, and DuckDB would store a column asked for it uncompressed."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    duckdb.connect(str(warehouse)).close()  # DuckDB's default format
+    _build(ACCEPTANCE_CASE / "raw", warehouse)
+    assert _differences(warehouse) == []
+    for table in ("raw.worklog", "intermediate.int_worklog_entries_flagged"):
+        # enough distinct ids for DuckDB to compress them when it chooses
+        assert _entry_id_compression(warehouse, table, add_rows=200_000) == {"FSST"}, table
 
 
 def test_build_rejects_a_backfill_that_is_not_a_month_range(tmp_path: Path) -> None:

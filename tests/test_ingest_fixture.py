@@ -281,3 +281,34 @@ def test_worklog_stored_by_month_then_person(tmp_path: Path) -> None:
         ("O2", "worklog/b_ordered.csv", 3),
         ("O3", "worklog/b_ordered.csv", 4),
     ]
+
+
+def _entry_id_compression(database: Path, rows: int) -> str:
+    """How the raw worklog stores entry_id once `rows` distinct ids are checkpointed."""
+    with duckdb.connect(str(database)) as con:
+        ensure_raw_tables(con)
+        con.execute(
+            "insert into raw.worklog (entry_id, staff_id, work_date, task_code, status) "
+            "select 'KK202501-' || lpad(cast(i as varchar), 7, '0'), 'KH001', "
+            "date '2025-01-02', 'T04', 'approved' from range(?) as ids(i)",
+            [rows],
+        )
+        con.execute("checkpoint")
+        methods = con.execute(
+            "select distinct compression from pragma_storage_info('raw.worklog') "
+            "where column_name = 'entry_id' and segment_type = 'VARCHAR'"
+        ).fetchall()
+    return "+".join(sorted(method for (method,) in methods))
+
+
+def test_distinct_ids_are_stored_with_zstd_where_the_storage_version_has_it(
+    tmp_path: Path,
+) -> None:
+    assert CONTRACT["worklog"].column("entry_id").distinct
+    current = tmp_path / "current.duckdb"
+    duckdb.connect(str(current), config={"storage_compatibility_version": "v1.4.0"}).close()
+    assert _entry_id_compression(current, 200_000) == "ZSTD"
+    # a warehouse created in DuckDB's older default format would store a column asked for
+    # ZSTD uncompressed: there DuckDB chooses
+    older = tmp_path / "older.duckdb"
+    assert _entry_id_compression(older, 200_000) not in ("ZSTD", "Uncompressed")

@@ -373,3 +373,25 @@ def test_a_prefetched_copy_left_by_another_process_is_not_used(
     with duckdb.connect(str(database), read_only=True) as con:
         (rows,) = con.execute("select count(*) from fct_staff_day").fetchone() or (0,)
     assert rows == counts["fct_staff_day"] == 536
+
+
+def test_entry_ids_are_stored_without_a_dictionary(acceptance_warehouse: Path) -> None:
+    # A text whose values all differ: DuckDB's dictionary is tried on each and never kept
+    # (int_worklog_entries_credited, ingest.load.raw_table_ddl, snapshot.DISTINCT_TEXT_COLUMNS).
+    def methods(database: Path, table: str, column: str) -> set[str]:
+        with duckdb.connect(str(database), read_only=True) as con:
+            found = con.execute(
+                f"select distinct compression from pragma_storage_info('{table}') "
+                f"where column_name = '{column}' and segment_type = 'VARCHAR'"
+            ).fetchall()
+        return {method for (method,) in found}
+
+    for table, column in [
+        ("raw.worklog", "entry_id"),
+        ("raw.documents", "doc_id"),
+        ("intermediate.int_worklog_entries_credited", "entry_id"),
+        ("intermediate.int_worklog_entries_flagged", "entry_id"),
+    ]:
+        assert methods(acceptance_warehouse, table, column) == {"ZSTD"}, table
+    snapshot = snapshot_paths(acceptance_warehouse).database
+    assert methods(snapshot, "worklog_evidence", "entry_id") == {"FSST"}

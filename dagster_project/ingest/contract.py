@@ -46,6 +46,9 @@ class Column:
     # NFC-normalise text values; off for long free text, where it costs more than the whole
     # CSV parse and changes no join or grouping
     nfc: bool = True
+    # a text whose values differ on nearly every row (an id): stored with ZSTD, where DuckDB
+    # would try its dictionary on every value and never keep it (load.raw_table_ddl)
+    distinct: bool = False
 
     @property
     def sql_type(self) -> str:
@@ -214,7 +217,7 @@ SOURCE_LIST: tuple[Source, ...] = (
     Source(
         "worklog",
         (
-            _c("entry_id", "text", "Mã kê khai", True),
+            _c("entry_id", "text", "Mã kê khai", True, distinct=True),
             _c("revision", "int", "Lần sửa", default="1", min_value=1),
             _c("staff_id", "text", "Mã cán bộ", True),
             _c("work_date", "date", "Ngày thực hiện", True),
@@ -241,7 +244,7 @@ SOURCE_LIST: tuple[Source, ...] = (
     Source(
         "documents",
         (
-            _c("doc_id", "text", "Mã văn bản", True),
+            _c("doc_id", "text", "Mã văn bản", True, distinct=True),
             _c("agency_code", "text", "Mã cơ quan", True),
             _c("direction", "enum", "Loại sổ", True, enum=DIRECTIONS),
             _c("doc_number", "text", "Số ký hiệu", True),

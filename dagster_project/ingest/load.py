@@ -114,18 +114,45 @@ class SourceResult:
     failed: list[str] = field(default_factory=list)
 
 
-def raw_table_ddl(source: Source) -> str:
-    cols = [f"{q(c.name)} {c.sql_type}" for c in source.columns]
+def raw_table_ddl(source: Source, zstd_text: bool = False) -> str:
+    """The raw table of a source. With `zstd_text` (a database whose storage version has ZSTD
+    for text), its distinct-valued text columns are stored with ZSTD: DuckDB's own choice tries
+    a dictionary on every value first (33 million worklog entry ids: 9.0 s of CPU to write, 3.6 s
+    with ZSTD; 180 MB against 214 MB)."""
+    zstd = {c.name for c in source.columns if zstd_text and c.distinct and c.sql_type == "VARCHAR"}
+    cols = [
+        f"{q(c.name)} {c.sql_type}" + (" USING COMPRESSION zstd" if c.name in zstd else "")
+        for c in source.columns
+    ]
     cols += [f"{name} {typ}" for name, typ in META_COLUMNS]
     return f"CREATE TABLE IF NOT EXISTS raw.{q(source.name)} ({', '.join(cols)})"
+
+
+# The first storage version with ZSTD for text: in a file of an earlier one, DuckDB stores a
+# column asked for ZSTD uncompressed.
+ZSTD_TEXT_STORAGE_VERSION = (1, 2, 0)
+
+
+def storage_version(con: duckdb.DuckDBPyConnection) -> tuple[int, ...] | None:
+    """The storage version of the connection's database file (e.g. (1, 4, 0)), None for an
+    in-memory database."""
+    row = con.execute(
+        "SELECT tags['storage_version'] FROM duckdb_databases() "
+        "WHERE database_name = current_database()"
+    ).fetchone()
+    if not row or not row[0]:
+        return None
+    return tuple(int(part) for part in str(row[0]).strip("v+").split("."))
 
 
 def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create schemas ``raw``/``audit``, every ``raw.<source>`` and the audit tables if missing."""
     con.execute("CREATE SCHEMA IF NOT EXISTS raw")
     con.execute("CREATE SCHEMA IF NOT EXISTS audit")
+    version = storage_version(con)
+    zstd_text = version is not None and version >= ZSTD_TEXT_STORAGE_VERSION
     for source in SOURCE_LIST:
-        con.execute(raw_table_ddl(source))
+        con.execute(raw_table_ddl(source, zstd_text))
     con.execute(LEDGER_DDL)
     con.execute(FILE_STATS_DDL)
     con.execute(QUARANTINE_DDL)
