@@ -42,6 +42,20 @@ PERSON_NAME_COLUMNS = ("full_name",)
 # with FSST named; the same 177 MB); in a format with ZSTD for text (v1.2.0 on), where FSST is
 # only read, with ZSTD (ingest.load.raw_table_ddl).
 DISTINCT_TEXT_COLUMNS = ("entry_id",)
+# Codes, statuses and person keys: few values per row group, stored with the dictionary
+# DuckDB chooses for them anyway in the snapshot's format, without trying FSST first (a
+# province year's worklog_evidence and fct_staff_day: 22.3 s → 19.6 s to write, the same
+# size). A format from v1.2.0 on has no such dictionary alone: DuckDB chooses there.
+FEW_VALUES_TEXT_COLUMNS = (
+    "agency_code",
+    "evidence_status",
+    "evidence_type",
+    "position_group",
+    "stage_code",
+    "staff_key",
+    "status",
+    "task_code",
+)
 
 
 @dataclass(frozen=True)
@@ -283,15 +297,25 @@ def _month_filter(column: str, months: list[date]) -> str:
 
 
 def _create_table(con: duckdb.DuckDBPyConnection, table: str, query: str) -> None:
-    """Replace the snapshot table `table` by the rows of `query`, its DISTINCT_TEXT_COLUMNS
-    stored with FSST or ZSTD (a table created so keeps the method for the rows an incremental
-    publish inserts later)."""
+    """Replace the snapshot table `table` by the rows of `query`, its text columns of
+    DISTINCT_TEXT_COLUMNS and FEW_VALUES_TEXT_COLUMNS stored with the methods named there (a
+    table created so keeps them for the rows an incremental publish inserts later)."""
     version = storage_version(con)
-    method = "zstd" if version is not None and version >= ZSTD_TEXT_STORAGE_VERSION else "fsst"
+    if version is not None and version >= ZSTD_TEXT_STORAGE_VERSION:
+        methods = dict.fromkeys(DISTINCT_TEXT_COLUMNS, "zstd")
+    else:
+        methods = {
+            **dict.fromkeys(FEW_VALUES_TEXT_COLUMNS, "dictionary"),
+            **dict.fromkeys(DISTINCT_TEXT_COLUMNS, "fsst"),
+        }
     columns = con.execute(f"describe ({query})").fetchall()
     definitions = ", ".join(
         f'"{name}" {data_type}'
-        + (f" using compression {method}" if name in DISTINCT_TEXT_COLUMNS else "")
+        + (
+            f" using compression {methods[name]}"
+            if name in methods and data_type == "VARCHAR"
+            else ""
+        )
         for name, data_type, *_ in columns
     )
     con.execute(f"create or replace table main.{table} ({definitions})")
