@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import subprocess
 import sys
+import threading
 from datetime import date
 from pathlib import Path
 
@@ -330,6 +331,41 @@ def test_scenarios_posing_the_same_problem_share_one_solve(
     assert "the same problem as scenario plain" in merged.note
     # the cap is another problem: floor(0.2 × 10) = 2 persons may leave A
     assert moves(capped) == {("specialist", "A", "B"): 2}
+
+
+def test_distinct_problems_are_solved_side_by_side_before_the_plans(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Each solve waits for the other: solved one after the other, the barrier breaks.
+    both_solving = threading.Barrier(2, timeout=10)
+    solved_caps: list[float] = []
+
+    def waiting_solve(units: pd.DataFrame, max_move_share: float, time_limit: float = 60.0):
+        both_solving.wait()
+        solved_caps.append(max_move_share)
+        return solve_transfers(units, max_move_share, time_limit=time_limit)
+
+    monkeypatch.setattr(plan_module, "solve_transfers", waiting_solve)
+    monkeypatch.setattr(plan_module.os, "cpu_count", lambda: 2)
+    rows = staffing(("A", "specialist", 10, 6), ("B", "specialist", 4, 6.5))
+    register = agencies("A", "B", "C")
+    scenarios = [
+        Scenario(name="plain", max_move_share=1.0),
+        Scenario(name="merged", max_move_share=1.0, merges={"B": ("C",)}),
+        Scenario(name="capped", max_move_share=0.2),
+    ]
+    units = [
+        (s, plan_module.scenario_units(rows, register, s, date(2025, 6, 30))) for s in scenarios
+    ]
+    solved = SolvedProblems()
+    solved.solve_ahead(units, time_limit=60.0)
+    assert sorted(solved_caps) == [0.2, 1.0]
+    results = {s.name: plan_units(rows, register, s, Q2, solved=solved) for s in scenarios}
+    assert len(solved_caps) == 2  # the plans use the solutions
+    assert moves(results["plain"]) == moves(results["merged"]) == {("specialist", "A", "B"): 3}
+    assert moves(results["capped"]) == {("specialist", "A", "B"): 2}
+    assert "the same problem as scenario plain" in results["merged"].note
+    assert "the same problem" not in results["plain"].note
 
 
 def test_solver_scales_to_sixty_agencies_and_four_groups() -> None:

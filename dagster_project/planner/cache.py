@@ -61,6 +61,10 @@ class PlanCache:
         self.folder = folder
         self.used: set[str] = set()
 
+    def has(self, key: str) -> bool:
+        """Whether a plan is kept for `key` (one that cannot be read is solved again)."""
+        return (self.folder / f"{key}.pickle").is_file()
+
     def plan(self, key: str, solve: Callable[[], PlanResult]) -> PlanResult:
         self.used.add(key)
         path = self.folder / f"{key}.pickle"
