@@ -49,11 +49,20 @@
         {%- do get_assert_columns_equivalent(sql) -%}
     {%- endif -%}
 
+    {{ return(kpi_insert_in_transaction(target_relation)) }}
+
+{%- endmaterialization %}
+
+
+{#- The model's rows inserted into `target_relation` between its hooks, in one transaction,
+    after the statements `before_insert` (SQL, or ''). -#}
+{% macro kpi_insert_in_transaction(target_relation, before_insert='') -%}
     {{ run_hooks(pre_hooks, inside_transaction=False) }}
     -- `BEGIN` happens here:
     {{ run_hooks(pre_hooks, inside_transaction=True) }}
 
     {%- call statement('main') -%}
+        {{ before_insert }}
         insert into {{ target_relation }} by name (
             {{ sql }}
         )
@@ -66,8 +75,7 @@
     {{ run_hooks(post_hooks, inside_transaction=False) }}
 
     {{ return({'relations': [target_relation]}) }}
-
-{%- endmaterialization %}
+{%- endmacro %}
 
 
 {#- The first build, or a --full-refresh, of a model with config `column_compression`
@@ -89,12 +97,7 @@
         {%- endfor -%}
     {%- endif -%}
     {%- set columns = get_column_schema_from_query(sql) -%}
-
-    {{ run_hooks(pre_hooks, inside_transaction=False) }}
-    -- `BEGIN` happens here:
-    {{ run_hooks(pre_hooks, inside_transaction=True) }}
-
-    {%- call statement('main') -%}
+    {%- set create_table -%}
         {%- if existing_relation is not none %}
         drop table {{ existing_relation }};
         {%- endif %}
@@ -105,18 +108,8 @@
             {{- "," if not loop.last }}
             {%- endfor %}
         );
-        insert into {{ target_relation }} by name (
-            {{ sql }}
-        );
-    {%- endcall -%}
-
-    {% do persist_docs(target_relation, model) %}
-    {{ run_hooks(post_hooks, inside_transaction=True) }}
-    -- `COMMIT` happens here
-    {% do adapter.commit() %}
-    {{ run_hooks(post_hooks, inside_transaction=False) }}
-
-    {{ return({'relations': [target_relation]}) }}
+    {%- endset -%}
+    {{ return(kpi_insert_in_transaction(target_relation, create_table)) }}
 {%- endmacro %}
 
 {#- Whether the DuckDB database `database` is stored in a storage version of at least
