@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,9 +141,8 @@ def storage_version(con: duckdb.DuckDBPyConnection) -> tuple[int, ...] | None:
         "SELECT tags['storage_version'] FROM duckdb_databases() "
         "WHERE database_name = current_database()"
     ).fetchone()
-    if not row or not row[0]:
-        return None
-    return tuple(int(part) for part in str(row[0]).strip("v+").split("."))
+    numbers = re.findall(r"\d+", str(row[0])) if row and row[0] else []
+    return tuple(int(number) for number in numbers[:3]) if numbers else None
 
 
 def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
