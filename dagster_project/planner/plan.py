@@ -297,10 +297,13 @@ def plan_units(
     period: tuple[str, date],
     time_limit: float = 60.0,
     solved: SolvedProblems | None = None,
+    units: pd.DataFrame | None = None,
 ) -> PlanResult:
     """The plan and impact of one scenario from in-memory inputs (no warehouse needed);
-    `solved` shares solves between the scenarios of one run."""
-    units = scenario_units(staffing, agencies, scenario, io.period_end(*period))
+    `solved` shares solves between the scenarios of one run; `units`: the scenario's units,
+    when already made (scenario_units)."""
+    if units is None:
+        units = scenario_units(staffing, agencies, scenario, io.period_end(*period))
     if units.empty:
         return _nothing(scenario, period, f"no staffing rows for {period[0]} {period[1]}")
     solved = solved if solved is not None else SolvedProblems()
@@ -360,18 +363,24 @@ def build_plans(
         if cache is not None
     }
     solved = SolvedProblems()
-    to_solve = [s for s in scenarios if cache is None or not cache.has(keys[s.name])]
-    units = [(s, scenario_units(staffing, agencies, s, io.period_end(*resolved))) for s in to_solve]
-    solved.solve_ahead([(s, u) for s, u in units if not u.empty], time_limit)
-    if cache is None:
-        return [plan_units(staffing, agencies, s, resolved, time_limit, solved) for s in scenarios]
-    results = [
-        cache.plan(
-            keys[s.name],
-            lambda s=s: plan_units(staffing, agencies, s, resolved, time_limit, solved),
-        )
+    units = {
+        s.name: scenario_units(staffing, agencies, s, io.period_end(*resolved))
         for s in scenarios
-    ]
+        if cache is None or not cache.has(keys[s.name])
+    }
+    solved.solve_ahead(
+        [(s, units[s.name]) for s in scenarios if s.name in units and not units[s.name].empty],
+        time_limit,
+    )
+
+    def plan(scenario: Scenario) -> PlanResult:
+        return plan_units(
+            staffing, agencies, scenario, resolved, time_limit, solved, units.get(scenario.name)
+        )
+
+    if cache is None:
+        return [plan(s) for s in scenarios]
+    results = [cache.plan(keys[s.name], lambda s=s: plan(s)) for s in scenarios]
     cache.forget_unused()
     return results
 
