@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 
 TESTS_DIR = Path(__file__).resolve().parent
@@ -54,3 +55,13 @@ def acceptance_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = run_kpi("build", "--raw", str(ACCEPTANCE_CASE / "raw"), "--warehouse", str(warehouse))
     assert result.returncode == 0, f"kpi build failed:\n{result.stderr[-4000:]}"
     return warehouse
+
+
+def stored_methods(database: Path, table: str, column: str) -> set[str]:
+    """The compression methods DuckDB stores the text segments of `column` of `table` with."""
+    with duckdb.connect(str(database), read_only=True) as con:
+        found = con.execute(
+            f"select distinct compression from pragma_storage_info('{table}') "
+            f"where column_name = '{column}' and segment_type = 'VARCHAR'"
+        ).fetchall()
+    return {method for (method,) in found}

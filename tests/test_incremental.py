@@ -19,7 +19,7 @@ import pytest
 
 from dagster_project import settings
 from dagster_project.snapshot import snapshot_paths
-from tests.conftest import ACCEPTANCE_CASE, run_kpi
+from tests.conftest import ACCEPTANCE_CASE, run_kpi, stored_methods
 from tests.test_acceptance import EXPECTED, MART_KEYS, _mart_rows, _same
 
 LATE_SOURCES = ("documents", "leave")
@@ -636,11 +636,7 @@ def _entry_id_compression(warehouse: Path, table: str, add_rows: int = 0) -> set
                 [add_rows],
             )
             con.execute("checkpoint")
-        found = con.execute(
-            f"select distinct compression from pragma_storage_info('{table}') "
-            "where column_name = 'entry_id' and segment_type = 'VARCHAR'"
-        ).fetchall()
-    return {method for (method,) in found}
+    return stored_methods(warehouse, table, "entry_id")
 
 
 def test_a_warehouse_in_the_older_storage_format_leaves_the_compression_to_duckdb(

@@ -27,7 +27,7 @@ from dagster_project.snapshot import (
     queue_snapshot_months,
     snapshot_paths,
 )
-from tests.conftest import ACCEPTANCE_CASE, KPI, PROJECT_ROOT, run_kpi
+from tests.conftest import ACCEPTANCE_CASE, KPI, PROJECT_ROOT, run_kpi, stored_methods
 
 PUBLIC_MARTS = {
     "fct_staff_day",
@@ -380,13 +380,6 @@ def test_text_columns_are_stored_with_the_method_they_take(
 ) -> None:
     # A text whose values all differ: DuckDB's dictionary is tried on each and never kept
     # (int_worklog_entries_credited, ingest.load.raw_table_ddl, snapshot.DISTINCT_TEXT_COLUMNS).
-    def methods(database: Path, table: str, column: str) -> set[str]:
-        with duckdb.connect(str(database), read_only=True) as con:
-            found = con.execute(
-                f"select distinct compression from pragma_storage_info('{table}') "
-                f"where column_name = '{column}' and segment_type = 'VARCHAR'"
-            ).fetchall()
-        return {method for (method,) in found}
 
     for table, column in [
         ("raw.worklog", "entry_id"),
@@ -394,7 +387,7 @@ def test_text_columns_are_stored_with_the_method_they_take(
         ("intermediate.int_worklog_entries_credited", "entry_id"),
         ("intermediate.int_worklog_entries_flagged", "entry_id"),
     ]:
-        assert methods(acceptance_warehouse, table, column) == {"ZSTD"}, table
+        assert stored_methods(acceptance_warehouse, table, column) == {"ZSTD"}, table
     # The snapshot's tables keep their methods for the rows a later publish adds: values DuckDB
     # would store otherwise (few entry ids, every staff key different) are stored with them.
     snapshot = tmp_path / "marts.duckdb"
@@ -409,5 +402,5 @@ def test_text_columns_are_stored_with_the_method_they_take(
             "from range(200000) as keys(i)"
         )
         con.execute("checkpoint")
-    assert methods(snapshot, "worklog_evidence", "entry_id") == {"FSST"}
-    assert methods(snapshot, "fct_staff_day", "staff_key") == {"Dictionary"}
+    assert stored_methods(snapshot, "worklog_evidence", "entry_id") == {"FSST"}
+    assert stored_methods(snapshot, "fct_staff_day", "staff_key") == {"Dictionary"}
