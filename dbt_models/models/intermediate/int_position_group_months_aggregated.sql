@@ -22,7 +22,8 @@ group_months as (
         cast(sum(case when is_active then 1 else 0 end) as {{ dbt.type_bigint() }})
             as active_staff_days,
         sum(available_hours) as available_hours,
-        sum(credited_hours) as workload_hours
+        -- minutes summed exactly; staffing_surplus turns the periods' sums into hours
+        {{ exact_number('sum(credited_minutes)') }} as workload_minutes
     from staff_days
     group by
         agency_code,

@@ -36,23 +36,22 @@ entries_per_staff_day as (
     select
         staff_id,
         work_date,
-        sum(credited_minutes) as credited_minutes,
-        sum(pending_minutes) as pending_minutes,
+        -- exact sums of fixed-point minutes (type_exact_number), kept at its size
+        {{ exact_number('sum(credited_minutes)') }} as credited_minutes,
+        {{ exact_number('sum(pending_minutes)') }} as pending_minutes,
         -- counts as bigint: DuckDB sums integers into a 128-bit hugeint, three times slower
         -- to scan for the views and tests that read every staff-day
         cast(sum(coalesce(declared_minutes, 0)) as {{ dbt.type_bigint() }}) as declared_minutes,
         count(*) as entry_count,
         cast(sum(case when is_flagged then 1 else 0 end) as {{ dbt.type_bigint() }})
             as flagged_entry_count,
-        sum(case when evidence_status = 'evidenced' then credited_minutes else 0 end)
-            as evidenced_credited_minutes,
-        sum(
-            case
-                when evidence_type is not null and evidence_type <> 'none'
-                    then credited_minutes
-                else 0
-            end
-        ) as evidence_required_credited_minutes
+        {{ exact_number(
+            "sum(case when evidence_status = 'evidenced' then credited_minutes else 0 end)"
+        ) }} as evidenced_credited_minutes,
+        {{ exact_number(
+            "sum(case when evidence_type is not null and evidence_type <> 'none' "
+            ~ "then credited_minutes else 0 end)"
+        ) }} as evidence_required_credited_minutes
     from live_entries
     group by staff_id, work_date
 
@@ -131,9 +130,10 @@ final as (
             when is_active then {{ var('standard_day_hours') }} - leave_hours
             else 0
         end as available_hours,
-        credited_minutes / 60.0 as credited_hours,
-        pending_minutes / 60.0 as pending_hours,
-        declared_minutes / 60.0 as declared_hours
+        -- the periods sum the minutes, not these hours (type_exact_number)
+        {{ minutes_to_hours('credited_minutes') }} as credited_hours,
+        {{ minutes_to_hours('pending_minutes') }} as pending_hours,
+        {{ minutes_to_hours('declared_minutes') }} as declared_hours
     from assembled
 
 )

@@ -33,14 +33,17 @@ aggregated as (
             as {{ dbt.type_bigint() }}) as available_days,
         cast(sum(case when is_active and available_hours > 0 and entry_count > 0 then 1 else 0 end)
             as {{ dbt.type_bigint() }}) as declared_available_days,
+        -- whole or half days: exact as doubles
         sum(available_hours) as available_hours,
-        sum(credited_hours) as credited_hours,
-        sum(pending_hours) as pending_hours,
-        sum(declared_hours) as declared_hours,
+        -- minutes, not hours, summed: exactly, in any order (type_exact_number)
+        {{ exact_number('sum(credited_minutes)') }} as credited_minutes,
+        {{ exact_number('sum(pending_minutes)') }} as pending_minutes,
+        cast(sum(declared_minutes) as {{ dbt.type_bigint() }}) as declared_minutes,
         cast(sum(entry_count) as {{ dbt.type_bigint() }}) as entry_count,
         cast(sum(flagged_entry_count) as {{ dbt.type_bigint() }}) as flagged_entry_count,
-        sum(evidenced_credited_minutes) as evidenced_credited_minutes,
-        sum(evidence_required_credited_minutes) as evidence_required_credited_minutes,
+        {{ exact_number('sum(evidenced_credited_minutes)') }} as evidenced_credited_minutes,
+        {{ exact_number('sum(evidence_required_credited_minutes)') }}
+            as evidence_required_credited_minutes,
         max(case when is_active then work_date end) as last_active_date,
         -- a person has one staff-day a date: no ties
         {{ value_at_max('position_group', 'case when is_active then work_date end') }}
@@ -48,7 +51,18 @@ aggregated as (
     from staff_days_in_months
     group by staff_id, agency_code, month_start
 
+),
+
+with_hours as (
+
+    select
+        aggregated.*,
+        {{ minutes_to_hours('credited_minutes') }} as credited_hours,
+        {{ minutes_to_hours('pending_minutes') }} as pending_hours,
+        {{ minutes_to_hours('declared_minutes') }} as declared_hours
+    from aggregated
+
 )
 
-select * from aggregated
+select * from with_hours
 {{ cluster_by_month_and_staff('month_start') }}

@@ -31,7 +31,8 @@ years as (
         staff_id,
         agency_code,
         cast({{ dbt.date_trunc('year', 'period_start') }} as date) as year_start,
-        avg(total_score) as mean_total_score,
+        -- summed exactly: a mean near a band's edge must not depend on the order of the months
+        {{ exact_mean('total_score') }} as mean_total_score,
         min(total_score) as min_month_total_score,
         max(total_score) as max_month_total_score,
         count(*) as months_scored,

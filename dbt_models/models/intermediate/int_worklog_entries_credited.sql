@@ -258,16 +258,15 @@ credited as (
         end as resolution_flag,
         standard_minutes,
         catalogue_evidence_type as evidence_type,
-        case
-            when status = 'approved' and standard_minutes is not null
-                then quantity * standard_minutes
-            else 0
-        end as credited_minutes,
-        case
-            when status = 'submitted' and standard_minutes is not null
-                then quantity * standard_minutes
-            else 0
-        end as pending_minutes
+        -- fixed-point minutes, summed exactly by the staff-days and periods (type_exact_number)
+        {{ exact_number(
+            "case when status = 'approved' and standard_minutes is not null "
+            ~ "then quantity * standard_minutes else 0 end"
+        ) }} as credited_minutes,
+        {{ exact_number(
+            "case when status = 'submitted' and standard_minutes is not null "
+            ~ "then quantity * standard_minutes else 0 end"
+        ) }} as pending_minutes
     from resolved
 
 )

@@ -39,10 +39,12 @@ pooled as (
         period_type,
         period_start,
         sum(available_hours) as available_hours,
-        sum(credited_hours) as credited_hours,
+        -- minutes summed exactly, then hours (type_exact_number)
+        {{ minutes_to_hours(exact_number('sum(credited_minutes)')) }} as credited_hours,
         sum(fde) as fde,
-        sum(evidenced_credited_minutes) as evidenced_credited_minutes,
-        sum(evidence_required_credited_minutes) as evidence_required_credited_minutes,
+        {{ exact_number('sum(evidenced_credited_minutes)') }} as evidenced_credited_minutes,
+        {{ exact_number('sum(evidence_required_credited_minutes)') }}
+            as evidence_required_credited_minutes,
         sum(available_days) as available_days,
         sum(declared_available_days) as declared_available_days
     from staff_periods
@@ -66,7 +68,8 @@ measured as (
         coalesce(headcounts.staff_under, 0) as staff_under,
         case
             when pooled.evidence_required_credited_minutes > 0
-                then pooled.evidenced_credited_minutes / pooled.evidence_required_credited_minutes
+                then cast(pooled.evidenced_credited_minutes as double)
+                    / cast(pooled.evidence_required_credited_minutes as double)
         end as evidence_rate,
         case
             when pooled.available_days > 0

@@ -90,8 +90,8 @@ evaluation_means as (
         evaluations.staff_id,
         scored_periods.period_type,
         scored_periods.period_start,
-        avg(evaluations.quality_score) as quality_score,
-        avg(evaluations.general_score) as general_score
+        {{ exact_mean('evaluations.quality_score') }} as quality_score,
+        {{ exact_mean('evaluations.general_score') }} as general_score
     from evaluations
     inner join scored_periods
         on evaluations.evaluation_month

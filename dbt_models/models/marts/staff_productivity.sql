@@ -26,7 +26,8 @@ measured as (
         case when available_hours > 0 then credited_hours / available_hours end as utilization,
         case
             when evidence_required_credited_minutes > 0
-                then evidenced_credited_minutes / evidence_required_credited_minutes
+                then cast(evidenced_credited_minutes as double)
+                    / cast(evidence_required_credited_minutes as double)
         end as evidence_rate,
         entry_count,
         flagged_entry_count

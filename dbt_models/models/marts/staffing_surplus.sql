@@ -35,7 +35,8 @@ group_periods as (
         periods.last_day_in_range,
         sum(group_months.active_staff_days) as active_staff_days,
         sum(group_months.available_hours) as available_hours,
-        sum(group_months.workload_hours) as workload_hours
+        {{ minutes_to_hours(exact_number('sum(group_months.workload_minutes)')) }}
+            as workload_hours
     from group_months
     cross join period_types
     inner join periods

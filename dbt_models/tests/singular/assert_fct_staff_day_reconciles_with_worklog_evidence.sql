@@ -8,9 +8,9 @@ with live_entries as (
     select
         staff_id,
         work_date,
-        sum(credited_minutes) / 60.0 as credited_hours,
-        sum(pending_minutes) / 60.0 as pending_hours,
-        sum(coalesce(declared_minutes, 0)) / 60.0 as declared_hours,
+        {{ minutes_to_hours('sum(credited_minutes)') }} as credited_hours,
+        {{ minutes_to_hours('sum(pending_minutes)') }} as pending_hours,
+        {{ minutes_to_hours('sum(coalesce(declared_minutes, 0))') }} as declared_hours,
         count(*) as entry_count,
         sum(case when {{ array_size('flags') }} > 0 then 1 else 0 end) as flagged_entry_count
     from {{ kpi_scoped_test_relation(ref('worklog_evidence')) }}
