@@ -594,8 +594,9 @@ def test_a_build_after_an_edit_of_the_dbt_project_runs_every_node(
 def test_a_partitioned_table_whose_columns_changed_asks_for_a_full_refresh(
     batches: tuple[Path, Path], incremental_warehouse: tuple[Path, str], tmp_path: Path
 ) -> None:
-    """A month-partitioned table written by an earlier version with other columns: the build
-    stops, naming the table and the columns, and a full refresh rebuilds it."""
+    """A month-partitioned table written by an earlier version with other columns, or with a
+    column of another type: the build stops, naming the table and the columns, and a full
+    refresh rebuilds it."""
     raw, _ = batches
     warehouse, _ = incremental_warehouse
     copy = tmp_path / "wh" / "warehouse.duckdb"
@@ -605,12 +606,20 @@ def test_a_partitioned_table_whose_columns_changed_asks_for_a_full_refresh(
         con.execute(
             "alter table intermediate.int_worklog_entries_credited add column reviewed_by varchar"
         )
+        # and had stored the credited minutes as doubles
+        con.execute(
+            "alter table intermediate.int_worklog_entries_credited "
+            "alter column credited_minutes type double"
+        )
     # a range of months runs every node, whatever was delivered since
     result = run_kpi("build", "--raw", str(raw), "--warehouse", str(copy), "--from", "2025-03")
     assert result.returncode != 0
     output = result.stderr + result.stdout
     assert "int_worklog_entries_credited" in output
-    assert "in the table, not the query: ['reviewed_by']" in output
+    assert "in the query, not the table: ['credited_minutes decimal(18,6)']" in output
+    assert "in the table, not the query: ['credited_minutes double', 'reviewed_by varchar']" in (
+        output
+    )
     assert "kpi build --full-refresh" in output
     _build(raw, copy, "--full-refresh")
     with duckdb.connect(str(copy), read_only=True) as con:
@@ -621,7 +630,13 @@ def test_a_partitioned_table_whose_columns_changed_asks_for_a_full_refresh(
                 "where table_name = 'int_worklog_entries_credited'"
             ).fetchall()
         }
+        (credited_minutes_type,) = con.execute(
+            "select data_type from information_schema.columns "
+            "where table_name = 'int_worklog_entries_credited' "
+            "and column_name = 'credited_minutes'"
+        ).fetchone()
     assert "reviewed_by" not in columns
+    assert credited_minutes_type == "DECIMAL(18,6)"
     # recreated as a first build creates it (kpi_create_with_column_compression)
     assert _entry_id_compression(copy, "intermediate.int_worklog_entries_credited") == {"ZSTD"}
 

@@ -1,16 +1,17 @@
 """Incremental builds against a build from scratch, on generated exports.
 
-The demo generator's exports arrive as a province's would: the reference data and March, then
-April, then one more day; then corrections of what people declared and did (worklog revisions
-that change an entry's status, quantity, task or month, revisions that must lose, new
-duplicates, late documents and events that evidence March entries, a document whose drafter
-changed, new and extended leave, corrected evaluations), rebuilt for the people they name; then
-corrections of the reference data (a transfer and a departure in the HR register, a new norm, a
-changed quota). The warehouse built step by step must hold exactly what a warehouse built once
-from the same files holds: every row of every mart, and of the analysts' snapshot. The
-acceptance case checks the numbers against expected values; this checks the rebuild scopes
-(which months, which people) against the whole, on data with every kind of flag and mess the
-generator makes, and that no number depends on the order a build happened to add rows in.
+The demo generator's exports of a quarter arrive as a province's would: the reference data and
+April, then May and June, then one more day; then corrections of what people declared and did
+(worklog revisions that change an entry's status, quantity, task or month, revisions that must
+lose, new duplicates, late documents and events that evidence April entries, a document whose
+drafter changed, new and extended leave, corrected evaluations), rebuilt for the people they
+name; then corrections of the reference data (a transfer and a departure in the HR register, a
+new norm, a changed quota). The warehouse built step by step must hold exactly what a warehouse
+built once from the same files holds: every row of every mart (the planner's too), and of the
+analysts' snapshot. The acceptance case checks the numbers against expected values; this checks
+the rebuild scopes (which months, which people) against the whole, on data with every kind of
+flag and mess the generator makes, and that no number depends on the order a build happened to
+add rows in.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ import pytest
 from dagster_project.snapshot import PSEUDONYM_KEY_ENV, snapshot_paths
 from tests.conftest import run_kpi
 
-GENERATED = ("--start", "2025-03-01", "--end", "2025-04-30", "--scale", "0.1", "--seed", "7")
-APPENDED_DAY = "2025-05-05"  # 30 April to 4 May 2025 were public holidays
+# a whole quarter (the second of 2025), so that the planner has one to plan
+GENERATED = ("--start", "2025-04-01", "--end", "2025-06-30", "--scale", "0.1", "--seed", "7")
+APPENDED_DAY = "2025-07-01"
 # the same pseudonyms in both snapshots, so that their rows compare
 SAME_KEY = {PSEUDONYM_KEY_ENV: "incremental-equals-scratch"}
 CORRECTIONS = "zz_corrections.csv"  # sorts after the generator's files: the latest delivery
@@ -80,35 +82,36 @@ def _worklog_corrections() -> str:
             f"where {where} order by md5(entry_id || '{salt}') limit {limit})"
         )
 
-    march = "work_date between date '2025-03-01' and date '2025-03-31'"
+    # 30 April to 4 May 2025 were public holidays
     april = "work_date between date '2025-04-01' and date '2025-04-29'"
+    may = "work_date between date '2025-05-05' and date '2025-05-30'"
     parts = [
         # approved work withdrawn, submitted work approved, a draft submitted
-        revised(f"{march} and status = 'approved'", 12, {"status": "'rejected'"}),
-        revised(f"{march} and status = 'submitted'", 12, {"status": "'approved'"}),
-        revised(f"{april} and status = 'draft'", 4, {"status": "'submitted'"}),
+        revised(f"{april} and status = 'approved'", 12, {"status": "'rejected'"}),
+        revised(f"{april} and status = 'submitted'", 12, {"status": "'approved'"}),
+        revised(f"{may} and status = 'draft'", 4, {"status": "'submitted'"}),
         # an entry moved to the next month, and one moved back
         revised(
-            f"{march} and status = 'approved' and work_date <= date '2025-03-28'",
+            f"{april} and status = 'approved' and work_date <= date '2025-04-28'",
             6,
             {"work_date": "work_date + 28"},
             bump=2,
         ),
         revised(
-            f"{april} and status = 'approved' and work_date >= date '2025-04-07'",
+            f"{may} and status = 'approved' and work_date >= date '2025-05-07'",
             6,
             {"work_date": "work_date - 28"},
             bump=2,
         ),
         # more work declared, and a task the catalogue does not know
-        revised(f"{march} and status = 'approved'", 6, {"quantity": "quantity * 3"}, bump=3),
-        revised(f"{april} and status = 'approved'", 3, {"task_code": "'NO-SUCH-TASK'"}, bump=3),
+        revised(f"{april} and status = 'approved'", 6, {"quantity": "quantity * 3"}, bump=3),
+        revised(f"{may} and status = 'approved'", 3, {"task_code": "'NO-SUCH-TASK'"}, bump=3),
         # the same revision delivered again with other values: the later delivery wins
-        revised(f"{march} and revision = 1", 5, {"declared_minutes": "480"}, bump=0),
+        revised(f"{april} and revision = 1", 5, {"declared_minutes": "480"}, bump=0),
         # an older revision delivered late: the stored higher one stays current
-        revised(f"{march} and revision = 2", 4, {"status": "'cancelled'"}, bump=-1),
+        revised(f"{april} and revision = 2", 4, {"status": "'cancelled'"}, bump=-1),
         # new entries copying others of the same day: duplicate suspects
-        revised(f"{march} and status = 'approved'", 5, {"entry_id": "entry_id || '-copy'"}, bump=0),
+        revised(f"{april} and status = 'approved'", 5, {"entry_id": "entry_id || '-copy'"}, bump=0),
     ]
     return " union all ".join(parts)
 
@@ -116,7 +119,7 @@ def _worklog_corrections() -> str:
 EVIDENCE = """
     select *
     from marts.worklog_evidence
-    where work_date between date '2025-03-01' and date '2025-03-31'
+    where work_date between date '2025-04-01' and date '2025-04-30'
 """
 
 DOCUMENT_CORRECTIONS = f"""
@@ -140,7 +143,7 @@ DRAFTER_CHANGES = """
         signer_staff_id as drafter_staff_id, drafter_staff_id as signer_staff_id,
         handler_staff_id, due_date, completed_date
     from raw.documents
-    where direction = 'outgoing' and issued_date between date '2025-03-01' and date '2025-03-31'
+    where direction = 'outgoing' and issued_date between date '2025-04-01' and date '2025-04-30'
         and drafter_staff_id is not null and signer_staff_id is not null
         and drafter_staff_id <> signer_staff_id
     order by md5(doc_id) limit 10
@@ -172,12 +175,12 @@ LEAVE_CORRECTIONS = f"""
     union all
     (select staff_id, leave_type, leave_start, leave_end + 2, false
     from raw.leave
-    where leave_start between date '2025-03-01' and date '2025-04-20' and not half_day
+    where leave_start between date '2025-04-01' and date '2025-05-20' and not half_day
     order by md5(staff_id || leave_start) limit 3)
 """
 
-# A transfer: an ongoing assignment ends mid-March and the person starts in another agency
-# (a position of that agency) the next Monday. A departure: an assignment ends in April.
+# A transfer: an ongoing assignment ends mid-April and the person starts in another agency
+# (a position of that agency) the next Monday. A departure: an assignment ends in May.
 STAFF_COLUMNS = (
     "staff_id, full_name, agency_code, department, position_code, is_leader, "
     "assignment_start, assignment_end"
@@ -186,7 +189,7 @@ STAFF_CORRECTIONS = f"""
     with ongoing as (
         select *, row_number() over (order by md5(staff_id)) as pick
         from raw.staff
-        where assignment_end is null and assignment_start < date '2025-03-01'
+        where assignment_end is null and assignment_start < date '2025-04-01'
     ),
     other_agency as (
         select agency_code, min(position_code) as position_code
@@ -195,18 +198,18 @@ STAFF_CORRECTIONS = f"""
         group by agency_code
         order by agency_code limit 1
     )
-    select {STAFF_COLUMNS.replace("assignment_end", "date '2025-03-14' as assignment_end")}
+    select {STAFF_COLUMNS.replace("assignment_end", "date '2025-04-11' as assignment_end")}
     from ongoing where pick = 1
     union all
     select staff_id, full_name, other_agency.agency_code, null, other_agency.position_code,
-        false, date '2025-03-17', null
+        false, date '2025-04-14', null
     from ongoing cross join other_agency where pick = 1
     union all
-    select {STAFF_COLUMNS.replace("assignment_end", "date '2025-04-10' as assignment_end")}
+    select {STAFF_COLUMNS.replace("assignment_end", "date '2025-05-09' as assignment_end")}
     from ongoing where pick = 2
 """
 
-# A new norm from mid-April for the task declared most often, in each agency that uses it.
+# A new norm from mid-May for the task declared most often, in each agency that uses it.
 TASK_CORRECTIONS = """
     with busiest as (
         select task_code from raw.worklog group by task_code order by count(*) desc limit 1
@@ -214,7 +217,7 @@ TASK_CORRECTIONS = """
     select
         agency_code, task_code, task_name, task_group, stage_code, stage_name, unit,
         standard_minutes * 1.5 as standard_minutes, evidence_type,
-        date '2025-04-14' as valid_from
+        date '2025-05-12' as valid_from
     from raw.tasks
     where task_code in (select task_code from busiest)
     qualify row_number() over (
@@ -226,13 +229,13 @@ EVALUATION_CORRECTIONS = """
     select staff_id, period, evaluator_staff_id, greatest(quality_score - 25, 0) as quality_score,
         general_score, 'corrected' as comment
     from raw.evaluations
-    where period = '2025-03'
+    where period = '2025-04'
     order by md5(staff_id) limit 8
 """
 
 POSITION_CORRECTIONS = """
     select agency_code, position_code, position_name, position_group,
-        approved_headcount + 2 as approved_headcount, date '2025-04-01' as valid_from
+        approved_headcount + 2 as approved_headcount, date '2025-05-01' as valid_from
     from raw.positions
     qualify row_number() over (partition by agency_code, position_code order by valid_from desc) = 1
     order by md5(agency_code || position_code) limit 3
@@ -279,9 +282,9 @@ def warehouses(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     assert made.returncode == 0, made.stderr[-3000:]
 
     stepwise = root / "stepwise" / "warehouse.duckdb"
-    assert "worklog/2025-03.csv" in _deliver(generated, raw, wanted="2025-03")
+    assert "worklog/2025-04.csv" in _deliver(generated, raw, wanted="2025-04")
     _build(raw, stepwise)
-    assert "worklog/2025-04.csv" in _deliver(generated, raw)
+    assert "worklog/2025-06.csv" in _deliver(generated, raw)
     _build(raw, stepwise)
     appended = run_kpi(
         "generate", "--out", str(generated), *GENERATED, "--append-day", APPENDED_DAY
@@ -292,10 +295,10 @@ def warehouses(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     _write_corrections(stepwise, raw, ACTIVITY_CORRECTIONS)
     _build(raw, stepwise)
     # the corrections' months rebuilt for the people they name, not for everyone
-    assert {"2025-03-01", "2025-04-01"} <= set(_plan(stepwise)["staff_scoped"])
+    assert {"2025-04-01", "2025-05-01"} <= set(_plan(stepwise)["staff_scoped"])
     _write_corrections(stepwise, raw, REFERENCE_CORRECTIONS)
     _build(raw, stepwise)
-    assert "2025-04-01" in _plan(stepwise)["months"]
+    assert "2025-05-01" in _plan(stepwise)["months"]
 
     scratch = root / "scratch" / "warehouse.duckdb"
     _build(raw, scratch)
@@ -361,7 +364,8 @@ def test_the_analysts_snapshot_equals_one_published_from_scratch(
 
 
 def test_the_corrections_changed_the_marts(warehouses: tuple[Path, Path]) -> None:
-    """The comparison above means something only if the corrections reached the marts."""
+    """The comparisons above mean something only if the corrections reached the marts, and
+    the planner planned."""
     stepwise, _ = warehouses
     with duckdb.connect(str(stepwise), read_only=True) as con:
         (copies,) = con.execute(
@@ -376,6 +380,9 @@ def test_the_corrections_changed_the_marts(warehouses: tuple[Path, Path]) -> Non
         (moved,) = con.execute(
             "select count(*) from marts.worklog_evidence where revision >= 3"
         ).fetchone()
+        # the planner had the whole quarter to plan
+        (impacts,) = con.execute("select count(*) from marts.redistribution_impact").fetchone()
     assert copies >= 5
     assert evidenced_late >= 1
     assert moved >= 12
+    assert impacts > 0

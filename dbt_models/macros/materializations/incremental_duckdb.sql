@@ -11,8 +11,8 @@
 
     Everything else (the first build, --full-refresh, other strategies, Python models) goes to
     dbt-duckdb's own materialisation. What the temporary table was also used for is kept:
-    a query whose columns no longer match the table fails (on_schema_change 'fail', asking for
-    --full-refresh), and an enforced contract is checked. -#}
+    a query whose columns (names or types) no longer match the table fails (on_schema_change
+    'fail', asking for --full-refresh), and an enforced contract is checked. -#}
 {% materialization incremental, adapter="duckdb", supported_languages=['sql', 'python'] -%}
 
     {%- set existing_relation = load_cached_relation(this) -%}
@@ -33,10 +33,16 @@
     {%- endif -%}
 
     {%- set target_relation = this.incorporate(type='table') -%}
-    {%- set table_columns = adapter.get_columns_in_relation(existing_relation)
-        | map(attribute='name') | map('lower') | list -%}
-    {%- set query_columns = get_column_schema_from_query(sql)
-        | map(attribute='name') | map('lower') | list -%}
+    {#- Names and types (both as DuckDB's DESCRIBE spells them): a column whose type changed
+        would take the new rows cast to the old type. -#}
+    {%- set table_columns = [] -%}
+    {%- for column in adapter.get_columns_in_relation(existing_relation) -%}
+        {%- do table_columns.append(column.name | lower ~ ' ' ~ column.dtype | lower) -%}
+    {%- endfor -%}
+    {%- set query_columns = [] -%}
+    {%- for column in get_column_schema_from_query(sql) -%}
+        {%- do query_columns.append(column.name | lower ~ ' ' ~ column.dtype | lower) -%}
+    {%- endfor -%}
     {%- if table_columns | sort != query_columns | sort -%}
         {%- do exceptions.raise_compiler_error(
             "The columns of " ~ target_relation ~ " changed (in the query, not the table: "
