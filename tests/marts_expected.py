@@ -42,13 +42,13 @@ def plain(value: Any) -> Any:
     return value
 
 
-def same(expected: Any, actual: Any) -> bool:
+def same(expected: Any, actual: Any, abs_tol: float = 1e-6) -> bool:
     if expected is None or actual is None:
         return expected is None and actual is None
     if isinstance(expected, bool) or isinstance(actual, bool):
         return expected is actual
     if isinstance(expected, (int, float)) and isinstance(actual, (int, float)):
-        return math.isclose(expected, actual, rel_tol=0, abs_tol=1e-6)
+        return math.isclose(expected, actual, rel_tol=0, abs_tol=abs_tol)
     if isinstance(expected, list):
         return list(actual) == expected
     return expected == actual
@@ -130,8 +130,9 @@ def table_differences(
     columns: Sequence[str],
     left: list[dict[str, Any]],
     right: list[dict[str, Any]],
+    abs_tol: float = 1e-6,
 ) -> list[str]:
-    """Two tables with no declared key compared as multisets of rows, floats to 1e-6."""
+    """Two tables with no declared key compared as multisets of rows, floats to `abs_tol`."""
     if len(left) != len(right):
         return [f"{len(left)} rows against {len(right)}"]
     ordered_left = sorted(([r[c] for c in columns] for r in left), key=_sort_key)
@@ -139,5 +140,5 @@ def table_differences(
     return [
         f"row {i}: {a} against {b}"
         for i, (a, b) in enumerate(zip(ordered_left, ordered_right, strict=True))
-        if not all(same(x, y) for x, y in zip(a, b, strict=True))
+        if not all(same(x, y, abs_tol) for x, y in zip(a, b, strict=True))
     ][:20]

@@ -83,9 +83,11 @@ fte as (
 
     select
         group_periods.*,
+        -- doubles, not Spark's decimals: a decimal quotient there keeps six decimals when its
+        -- operands are wide, and awt_hours_per_fte below differed from DuckDB's by 5e-7
         case
             when group_periods.working_days > 0
-                then 1.0 * group_periods.active_staff_days / group_periods.working_days
+                then cast(group_periods.active_staff_days as double) / group_periods.working_days
         end as actual_fte
     from group_periods
 
@@ -95,8 +97,9 @@ need as (
 
     select
         fte.*,
-        case when fte.actual_fte > 0 then fte.available_hours / fte.actual_fte end
-            as awt_hours_per_fte
+        case
+            when fte.actual_fte > 0 then cast(fte.available_hours as double) / fte.actual_fte
+        end as awt_hours_per_fte
     from fte
 
 ),
