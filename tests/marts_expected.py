@@ -1,7 +1,9 @@
 """The acceptance case's expected marts, and how built marts are compared with them.
 
 Shared by the DuckDB acceptance tests (`test_acceptance.py`, `test_acceptance_forms.py`) and
-the Spark ones (`test_spark.py`), so that "the same marts" means the same thing on both engines.
+the Spark ones (`test_spark.py`), so that "the same marts" means the same thing on both engines;
+and two warehouses compared whole (`relation_differences`: built step by step against built at
+once, one form of the exports against another).
 expected.json was computed independently from metrics.md; nothing here is derived from the
 models' own output.
 """
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow
 
 from tests.conftest import ACCEPTANCE_CASE
 
@@ -142,3 +145,49 @@ def table_differences(
         for i, (a, b) in enumerate(zip(ordered_left, ordered_right, strict=True))
         if not all(same(x, y, abs_tol) for x, y in zip(a, b, strict=True))
     ][:20]
+
+
+def relations(database: Path, schema: str) -> list[str]:
+    """The tables and views of `schema` in a DuckDB file."""
+    with duckdb.connect(str(database), read_only=True) as con:
+        return [
+            name
+            for (name,) in con.execute(
+                "select table_name from information_schema.tables where table_schema = ? "
+                "order by table_name",
+                [schema],
+            ).fetchall()
+        ]
+
+
+def _relation_rows(database: Path, relation: str) -> pyarrow.Table:
+    """The relation's rows, doubles rounded: sums taken in another order differ in the last
+    bits. Read through a connection of its own: the marts that are views name the catalog of
+    their file, which both warehouses share."""
+    with duckdb.connect(str(database), read_only=True) as con:
+        columns = con.execute(f"select * from {relation} limit 0").description
+        rounded = ", ".join(
+            f"round({name}, 9) as {name}" if kind == "DOUBLE" else name
+            for name, kind, *_ in columns
+        )
+        return con.execute(f"select {rounded} from {relation}").fetch_arrow_table()
+
+
+def relation_differences(left: Path, right: Path, schema: str) -> dict[str, tuple[int, int, int]]:
+    """Two DuckDB files compared relation by relation of `schema`, as multisets of rows: per
+    relation whose rows differ, (rows only left, rows only right, rows left)."""
+    found = {}
+    with duckdb.connect(":memory:") as con:
+        for name in relations(left, schema):
+            con.register("left_rows", _relation_rows(left, f"{schema}.{name}"))
+            con.register("right_rows", _relation_rows(right, f"{schema}.{name}"))
+            (only_left,) = con.execute(
+                "select count(*) from (from left_rows except all from right_rows)"
+            ).fetchone()
+            (only_right,) = con.execute(
+                "select count(*) from (from right_rows except all from left_rows)"
+            ).fetchone()
+            (rows,) = con.execute("select count(*) from left_rows").fetchone()
+            if only_left or only_right:
+                found[name] = (only_left, only_right, rows)
+    return found

@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow
 import pytest
 
 from dagster_project.snapshot import PSEUDONYM_KEY_ENV, snapshot_paths
 from tests.conftest import run_kpi
+from tests.marts_expected import relation_differences, relations
 
 # a whole quarter (the second of 2025), so that the planner has one to plan
 GENERATED = ("--start", "2025-04-01", "--end", "2025-06-30", "--scale", "0.1", "--seed", "7")
@@ -305,62 +305,18 @@ def warehouses(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return stepwise, scratch
 
 
-def _relations(database: Path, schema: str) -> list[str]:
-    with duckdb.connect(str(database), read_only=True) as con:
-        return [
-            name
-            for (name,) in con.execute(
-                "select table_name from information_schema.tables where table_schema = ? "
-                "order by table_name",
-                [schema],
-            ).fetchall()
-        ]
-
-
-def _rows(database: Path, relation: str) -> pyarrow.Table:
-    """The relation's rows, doubles rounded: sums taken in another order differ in the last
-    bits. Read through a connection of its own: the marts that are views name the catalog of
-    their file, which both warehouses share."""
-    with duckdb.connect(str(database), read_only=True) as con:
-        columns = con.execute(f"select * from {relation} limit 0").description
-        rounded = ", ".join(
-            f"round({name}, 9) as {name}" if kind == "DOUBLE" else name
-            for name, kind, *_ in columns
-        )
-        return con.execute(f"select {rounded} from {relation}").fetch_arrow_table()
-
-
-def _differences(left: Path, right: Path, schema: str) -> dict[str, tuple[int, int, int]]:
-    """Per relation of `schema` whose rows differ: (rows only left, rows only right, rows)."""
-    found = {}
-    with duckdb.connect(":memory:") as con:
-        for name in _relations(left, schema):
-            con.register("left_rows", _rows(left, f"{schema}.{name}"))
-            con.register("right_rows", _rows(right, f"{schema}.{name}"))
-            (only_left,) = con.execute(
-                "select count(*) from (from left_rows except all from right_rows)"
-            ).fetchone()
-            (only_right,) = con.execute(
-                "select count(*) from (from right_rows except all from left_rows)"
-            ).fetchone()
-            (rows,) = con.execute("select count(*) from left_rows").fetchone()
-            if only_left or only_right:
-                found[name] = (only_left, only_right, rows)
-    return found
-
-
 def test_every_mart_equals_a_build_from_scratch(warehouses: tuple[Path, Path]) -> None:
     stepwise, scratch = warehouses
-    assert _relations(stepwise, "marts") == _relations(scratch, "marts")
-    assert _differences(stepwise, scratch, "marts") == {}
+    assert relations(stepwise, "marts") == relations(scratch, "marts")
+    assert relation_differences(stepwise, scratch, "marts") == {}
 
 
 def test_the_analysts_snapshot_equals_one_published_from_scratch(
     warehouses: tuple[Path, Path],
 ) -> None:
     stepwise, scratch = (snapshot_paths(w).database for w in warehouses)
-    assert _relations(stepwise, "main") == _relations(scratch, "main")
-    assert _differences(stepwise, scratch, "main") == {}
+    assert relations(stepwise, "main") == relations(scratch, "main")
+    assert relation_differences(stepwise, scratch, "main") == {}
 
 
 def test_the_corrections_changed_the_marts(warehouses: tuple[Path, Path]) -> None:

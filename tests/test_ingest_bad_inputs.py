@@ -270,6 +270,31 @@ def test_xlsx_several_sheets_formulas_dates_and_text_numbers(tmp_path: Path) -> 
     assert con.execute("SELECT format FROM audit.ingestion_ledger").fetchone() == ("xlsx",)
 
 
+def test_xlsx_date_time_cells_at_midnight_are_that_midnight(tmp_path: Path) -> None:
+    """A date-time cell whose time is 00:00 (a submission stamped at midnight) reads as the
+    same value a CSV export of it holds, not as a date that a datetime column rejects."""
+
+    def build(wb) -> None:  # type: ignore[no-untyped-def]
+        ws = wb.add_worksheet()
+        ws.write_row(0, 0, WORKLOG_HEADER)
+        for row, num_format in ((1, "yyyy-mm-dd hh:mm:ss"), (2, "dd/mm/yyyy")):
+            fmt = wb.add_format({"num_format": num_format})
+            _worklog_row(ws, wb, row, f"X{row}", fmt)
+            ws.write_datetime(row, 11, dt.datetime(2025, 3, 4), fmt)
+            ws.write_datetime(row, 13, dt.datetime(2025, 3, 5, 0, 0), fmt)
+
+    _write_xlsx(tmp_path / "worklog" / "w.xlsx", build)
+    con, _ = _ingest_one(tmp_path)
+    assert con.execute("SELECT count(*) FROM audit.quarantine").fetchone() == (0,)
+    rows = con.execute(
+        "SELECT entry_id, work_date, submitted_at, reviewed_at FROM raw.worklog ORDER BY 1"
+    ).fetchall()
+    assert rows == [
+        ("X1", dt.date(2025, 3, 3), dt.datetime(2025, 3, 4), dt.datetime(2025, 3, 5)),
+        ("X2", dt.date(2025, 3, 3), dt.datetime(2025, 3, 4), dt.datetime(2025, 3, 5)),
+    ]
+
+
 def test_xlsx_empty_first_row_keeps_excel_row_numbers(tmp_path: Path) -> None:
     def build(wb) -> None:  # type: ignore[no-untyped-def]
         fmt = wb.add_format({"num_format": "yyyy-mm-dd"})

@@ -350,6 +350,10 @@ def _cell_text(value: object, kind: str | None) -> str | None:
     if isinstance(value, dt.date):
         if kind == "period":
             return f"{value.year:04d}-{value.month:02d}"
+        # calamine reads a date-time cell at midnight as a date, whatever its number format: in
+        # a datetime column it is that midnight (its date alone would be rejected as no time)
+        if kind == "datetime":
+            return f"{value.isoformat()} 00:00:00"
         return value.isoformat()
     if isinstance(value, dt.time):
         return value.strftime("%H:%M:%S")
