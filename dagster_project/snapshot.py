@@ -11,6 +11,8 @@ both `staff_productivity` and `marts.staff_productivity` name the same table.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import secrets
 import shutil
@@ -62,6 +64,8 @@ FEW_VALUES_TEXT_COLUMNS = (
 class SnapshotPaths:
     database: Path
     parquet_dir: Path
+    # how the snapshot in place was published (_publish_settings)
+    settings: Path
 
 
 def snapshot_paths(warehouse: Path) -> SnapshotPaths:
@@ -69,6 +73,7 @@ def snapshot_paths(warehouse: Path) -> SnapshotPaths:
     return SnapshotPaths(
         database=warehouse.parent / "marts.duckdb",
         parquet_dir=warehouse.parent / "marts",
+        settings=warehouse.parent / "marts.settings.json",
     )
 
 
@@ -83,6 +88,23 @@ def pseudonym_key(warehouse: Path) -> str:
         key_file.write_text(secrets.token_hex(32))
         key_file.chmod(0o600)
     return key_file.read_text().strip()
+
+
+def _publish_settings(key: str, include_names: bool) -> dict[str, object]:
+    """What the published rows depend on besides the warehouse: an incremental publish keeps
+    the previous snapshot's other months, which must have been published the same way (under
+    another key a person would be two people in the analysts' joins). The key itself is not
+    written: a hash of it, under a label of its own."""
+    fingerprint = hashlib.sha256(b"kpi snapshot pseudonym key\0" + key.encode()).hexdigest()
+    return {"pseudonym_key_sha256": fingerprint[:16], "include_names": include_names}
+
+
+def _published_settings(paths: SnapshotPaths) -> object:
+    """The settings the snapshot in place was published with; None when unknown."""
+    try:
+        return json.loads(paths.settings.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _pseudonym(expr: str, key: str) -> str:
@@ -568,8 +590,8 @@ def publish_snapshot(warehouse: Path, include_names: bool | None = None) -> dict
     """Copy every table of the warehouse's `marts` schema into a fresh snapshot and swap it in.
 
     After an incremental build only the rebuilt months of the partitioned marts are copied:
-    the new snapshot starts as a copy of the previous one. Returns the row count of each
-    published table.
+    the new snapshot starts as a copy of the previous one, unless that one was published with
+    another pseudonym key or names setting. Returns the row count of each published table.
     """
     if include_names is None:
         include_names = os.environ.get(INCLUDE_NAMES_ENV) == "1"
@@ -588,7 +610,13 @@ def publish_snapshot(warehouse: Path, include_names: bool | None = None) -> dict
         probe.execute(f"attach '{warehouse}' as \"{catalog}\" (read_only)")
         scopes = _pending_scopes(probe, catalog)
         (published_at,) = probe.execute("select current_timestamp").fetchone() or (None,)
-    incremental = scopes is not None and paths.database.exists() and paths.parquet_dir.is_dir()
+    publish_settings = _publish_settings(key, include_names)
+    incremental = (
+        scopes is not None
+        and paths.database.exists()
+        and paths.parquet_dir.is_dir()
+        and _published_settings(paths) == publish_settings
+    )
     prefetched = _take_prefetched(warehouse, staging_db)
     if incremental and not prefetched:
         shutil.copyfile(paths.database, staging_db)
@@ -713,6 +741,9 @@ def publish_snapshot(warehouse: Path, include_names: bool | None = None) -> dict
             raise export_errors[0]
         con.execute(f'detach "{catalog}"')
     # Rename, never rewrite in place: open readers keep the previous file until they close it.
+    # The settings go first and come back last: a publish stopped in between leaves none, and
+    # the next one publishes everything.
+    paths.settings.unlink(missing_ok=True)
     os.replace(staging_db, paths.database)
     retired = paths.parquet_dir.with_name(paths.parquet_dir.name + ".old")
     shutil.rmtree(retired, ignore_errors=True)
@@ -720,6 +751,9 @@ def publish_snapshot(warehouse: Path, include_names: bool | None = None) -> dict
         os.replace(paths.parquet_dir, retired)
     os.replace(staging_parquet, paths.parquet_dir)
     shutil.rmtree(retired, ignore_errors=True)
+    staged_settings = paths.settings.with_name(paths.settings.name + ".new")
+    staged_settings.write_text(json.dumps(publish_settings))
+    os.replace(staged_settings, paths.settings)
     with duckdb.connect(str(warehouse)) as con:
         con.execute("create schema if not exists audit")
         con.execute(SNAPSHOT_PENDING_DDL)

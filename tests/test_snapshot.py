@@ -359,6 +359,39 @@ def test_a_publish_starts_from_the_copy_prefetched_during_the_build(
     assert mark == 1
 
 
+def test_a_publish_under_a_new_pseudonym_key_republishes_every_month(
+    acceptance_warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only March was rebuilt, but the key changed since the last publish: a copy of the
+    previous snapshot would keep April under the old keys, and each person of both months
+    would be two people in the analysts' joins."""
+    warehouse, database = _published_copy_with_a_month_to_republish(acceptance_warehouse, tmp_path)
+    monkeypatch.setenv(PSEUDONYM_KEY_ENV, "a key set since the last publish")
+
+    publish_snapshot(warehouse)
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        (people,) = con.execute(
+            "select count(distinct staff_id) from marts.fct_staff_day"
+        ).fetchone()
+    with duckdb.connect(str(database), read_only=True) as con:
+        (keys,) = con.execute("select count(distinct staff_key) from fct_staff_day").fetchone()
+        (months,) = con.execute(
+            "select count(distinct date_trunc('month', work_date)) from fct_staff_day"
+        ).fetchone()
+    assert months == 2
+    assert keys == people
+
+    # the next publish under that key starts from this snapshot again (it keeps a mark)
+    with duckdb.connect(str(database)) as con:
+        con.execute("create table previous_snapshot_mark as select 1 as mark")
+    with duckdb.connect(str(warehouse)) as con:
+        queue_snapshot_months(con, {"entries": {date(2025, 3, 1): None}})
+    publish_snapshot(warehouse)
+    with duckdb.connect(str(database), read_only=True) as con:
+        assert con.execute("select mark from previous_snapshot_mark").fetchone() == (1,)
+
+
 def test_a_prefetched_copy_left_by_another_process_is_not_used(
     acceptance_warehouse: Path, tmp_path: Path
 ) -> None:
