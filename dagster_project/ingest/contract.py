@@ -25,6 +25,13 @@ SQL_TYPES: dict[str, str] = {
 }
 
 
+# The warehouse counts credited minutes (quantity × norm) exactly, as fixed-point numbers to a
+# millionth of a minute (dbt macro type_exact_number): a quantity or a norm above a million (a
+# million products in one entry, two years of work per unit) is a typo, and bounding both keeps
+# every entry's minutes, and any sum of them, inside what those numbers hold.
+MAX_QUANTITY_OR_NORM = 1_000_000
+
+
 def norm_label(value: str) -> str:
     """Normal form used to compare headers and enum labels (NFC, trimmed, case-folded)."""
     return " ".join(unicodedata.normalize("NFC", value).split()).casefold()
@@ -63,10 +70,15 @@ class Column:
     def bounds_text(self) -> str:
         parts = []
         if self.min_value is not None:
-            parts.append(f"{'>' if self.min_exclusive else '>='} {self.min_value:g}")
+            parts.append(f"{'>' if self.min_exclusive else '>='} {_number_text(self.min_value)}")
         if self.max_value is not None:
-            parts.append(f"<= {self.max_value:g}")
+            parts.append(f"<= {_number_text(self.max_value)}")
         return " and ".join(parts)
+
+
+def _number_text(value: float) -> str:
+    """1000000 as 1000000, not 1e+06."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 @dataclass(frozen=True)
@@ -193,6 +205,7 @@ SOURCE_LIST: tuple[Source, ...] = (
                 True,
                 min_value=0,
                 min_exclusive=True,
+                max_value=MAX_QUANTITY_OR_NORM,
             ),
             _c("evidence_type", "enum", "Minh chứng", True, enum=EVIDENCE_TYPES),
             _c("valid_from", "date", "Hiệu lực từ", True),
@@ -223,7 +236,15 @@ SOURCE_LIST: tuple[Source, ...] = (
             _c("work_date", "date", "Ngày thực hiện", True),
             _c("task_code", "text", "Mã đầu việc", True),
             _c("stage_code", "text", "Mã giai đoạn"),
-            _c("quantity", "decimal", "Số lượng", default="1", min_value=0, min_exclusive=True),
+            _c(
+                "quantity",
+                "decimal",
+                "Số lượng",
+                default="1",
+                min_value=0,
+                min_exclusive=True,
+                max_value=MAX_QUANTITY_OR_NORM,
+            ),
             _c(
                 "declared_minutes",
                 "int",

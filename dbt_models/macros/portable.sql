@@ -141,9 +141,10 @@
     same whatever order the rows come in. A sum of doubles is not: a staff-day's credited hours
     (minutes ÷ 60) summed over a quarter in another order gave 0.4999999999999999 instead of
     0.5, which put a person on the streamlining list in a warehouse built day by day and not in
-    one built at once. Six decimals of a minute are far below what any export states; 18
-    digits hold a province's minutes many times over. -#}
-{% macro type_exact_number() -%}decimal(18, 6){%- endmacro %}
+    one built at once. Six decimals of a minute are far below what any export states; 38
+    digits hold any sum of entries, each at most 10^12 minutes (ingestion quarantines a
+    quantity or a norm above a million, contract.MAX_QUANTITY_OR_NORM). -#}
+{% macro type_exact_number() -%}decimal(38, 6){%- endmacro %}
 
 {#- `expr` (a number) as type_exact_number, rounded to its six decimals. -#}
 {% macro exact_number(expr) -%}
