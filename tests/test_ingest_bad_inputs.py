@@ -270,21 +270,22 @@ def test_xlsx_several_sheets_formulas_dates_and_text_numbers(tmp_path: Path) -> 
     assert con.execute("SELECT format FROM audit.ingestion_ledger").fetchone() == ("xlsx",)
 
 
-def test_a_quantity_above_a_million_is_quarantined_as_out_of_range(tmp_path: Path) -> None:
-    """The warehouse sums credited minutes as fixed-point numbers: a quantity (or a norm) above
-    a million is a typo that would not fit them, and is kept in quarantine with its reason."""
+def test_a_quantity_above_100000_is_quarantined_as_out_of_range(tmp_path: Path) -> None:
+    """The warehouse counts credited minutes as fixed-point numbers: a quantity (or a norm)
+    above 100,000 is a typo that would not fit them, and is kept in quarantine with its
+    reason."""
     worklog = tmp_path / "worklog" / "w.csv"
     worklog.parent.mkdir(parents=True)
     worklog.write_text(
         "entry_id,staff_id,work_date,task_code,quantity,status\n"
-        "E1,KH001,2025-03-03,T01,1000000,approved\n"
-        "E2,KH001,2025-03-03,T01,1000000.5,approved\n"
+        "E1,KH001,2025-03-03,T01,100000,approved\n"
+        "E2,KH001,2025-03-03,T01,100000.5,approved\n"
         "E3,KH001,2025-03-03,T01,1e12,approved\n",
         encoding="utf-8",
     )
     con, _ = _ingest_one(tmp_path)
     assert con.execute("SELECT entry_id, quantity FROM raw.worklog").fetchall() == [
-        ("E1", 1_000_000.0)
+        ("E1", 100_000.0)
     ]
     quarantined = con.execute(
         "SELECT row_number, reason_code, message FROM audit.quarantine ORDER BY row_number"
@@ -293,7 +294,7 @@ def test_a_quantity_above_a_million_is_quarantined_as_out_of_range(tmp_path: Pat
         (3, "out_of_range"),
         (4, "out_of_range"),
     ]
-    assert "<= 1000000" in quarantined[0][2]
+    assert "<= 100000" in quarantined[0][2]
 
 
 def test_xlsx_date_time_cells_at_midnight_are_that_midnight(tmp_path: Path) -> None:

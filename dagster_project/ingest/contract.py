@@ -26,10 +26,10 @@ SQL_TYPES: dict[str, str] = {
 
 
 # The warehouse counts credited minutes (quantity × norm) exactly, as fixed-point numbers to a
-# millionth of a minute (dbt macro type_exact_number): a quantity or a norm above a million (a
-# million products in one entry, two years of work per unit) is a typo, and bounding both keeps
-# every entry's minutes, and any sum of them, inside what those numbers hold.
-MAX_QUANTITY_OR_NORM = 1_000_000
+# millionth of a minute (dbt macro type_exact_number, 18 digits): a quantity or a norm above
+# 100,000 (that many products in one entry; 200 working days per unit) is a typo, and bounding
+# both keeps every entry's minutes (at most 10^10) inside what those numbers hold.
+MAX_QUANTITY_OR_NORM = 100_000
 
 
 def norm_label(value: str) -> str:

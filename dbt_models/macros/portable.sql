@@ -141,14 +141,23 @@
     same whatever order the rows come in. A sum of doubles is not: a staff-day's credited hours
     (minutes ÷ 60) summed over a quarter in another order gave 0.4999999999999999 instead of
     0.5, which put a person on the streamlining list in a warehouse built day by day and not in
-    one built at once. Six decimals of a minute are far below what any export states; 38
-    digits hold any sum of entries, each at most 10^12 minutes (ingestion quarantines a
-    quantity or a norm above a million, contract.MAX_QUANTITY_OR_NORM). -#}
-{% macro type_exact_number() -%}decimal(38, 6){%- endmacro %}
+    one built at once. Six decimals of a minute are far below what any export states. An
+    entry's minutes fit in 18 digits (ingestion quarantines a quantity or a norm above 100,000,
+    contract.MAX_QUANTITY_OR_NORM: at most 10^10 minutes), which DuckDB sums as 64-bit integers
+    (as 38-digit decimals, the staff-days of a province's 7 million entries took 5.1 s instead
+    of 3.5 s); sums are kept in 38 (type_exact_sum), which no number of entries fills. -#}
+{% macro type_exact_number() -%}decimal(18, 6){%- endmacro %}
+
+{% macro type_exact_sum() -%}decimal(38, 6){%- endmacro %}
 
 {#- `expr` (a number) as type_exact_number, rounded to its six decimals. -#}
 {% macro exact_number(expr) -%}
     cast({{ expr }} as {{ type_exact_number() }})
+{%- endmacro %}
+
+{#- The exact sum of `expr` (fixed-point numbers), as type_exact_sum. -#}
+{% macro exact_sum(expr) -%}
+    cast(sum({{ expr }}) as {{ type_exact_sum() }})
 {%- endmacro %}
 
 {#- The mean of the non-null values of `expr`, from their exact sum: the same whatever order the

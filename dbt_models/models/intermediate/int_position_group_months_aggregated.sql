@@ -23,7 +23,7 @@ group_months as (
             as active_staff_days,
         sum(available_hours) as available_hours,
         -- minutes summed exactly; staffing_surplus turns the periods' sums into hours
-        {{ exact_number('sum(credited_minutes)') }} as workload_minutes
+        {{ exact_sum('credited_minutes') }} as workload_minutes
     from staff_days
     group by
         agency_code,

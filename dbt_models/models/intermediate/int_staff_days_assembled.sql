@@ -36,21 +36,21 @@ entries_per_staff_day as (
     select
         staff_id,
         work_date,
-        -- exact sums of fixed-point minutes (type_exact_number), kept at its size
-        {{ exact_number('sum(credited_minutes)') }} as credited_minutes,
-        {{ exact_number('sum(pending_minutes)') }} as pending_minutes,
+        -- exact sums of the entries' fixed-point minutes (type_exact_sum)
+        {{ exact_sum('credited_minutes') }} as credited_minutes,
+        {{ exact_sum('pending_minutes') }} as pending_minutes,
         -- counts as bigint: DuckDB sums integers into a 128-bit hugeint, three times slower
         -- to scan for the views and tests that read every staff-day
         cast(sum(coalesce(declared_minutes, 0)) as {{ dbt.type_bigint() }}) as declared_minutes,
         count(*) as entry_count,
         cast(sum(case when is_flagged then 1 else 0 end) as {{ dbt.type_bigint() }})
             as flagged_entry_count,
-        {{ exact_number(
-            "sum(case when evidence_status = 'evidenced' then credited_minutes else 0 end)"
+        {{ exact_sum(
+            "case when evidence_status = 'evidenced' then credited_minutes else 0 end"
         ) }} as evidenced_credited_minutes,
-        {{ exact_number(
-            "sum(case when evidence_type is not null and evidence_type <> 'none' "
-            ~ "then credited_minutes else 0 end)"
+        {{ exact_sum(
+            "case when evidence_type is not null and evidence_type <> 'none' "
+            ~ "then credited_minutes else 0 end"
         ) }} as evidence_required_credited_minutes
     from live_entries
     group by staff_id, work_date

@@ -35,14 +35,14 @@ aggregated as (
             as {{ dbt.type_bigint() }}) as declared_available_days,
         -- whole or half days: exact as doubles
         sum(available_hours) as available_hours,
-        -- minutes, not hours, summed: exactly, in any order (type_exact_number)
-        {{ exact_number('sum(credited_minutes)') }} as credited_minutes,
-        {{ exact_number('sum(pending_minutes)') }} as pending_minutes,
+        -- minutes, not hours, summed: exactly, in any order (type_exact_sum)
+        {{ exact_sum('credited_minutes') }} as credited_minutes,
+        {{ exact_sum('pending_minutes') }} as pending_minutes,
         cast(sum(declared_minutes) as {{ dbt.type_bigint() }}) as declared_minutes,
         cast(sum(entry_count) as {{ dbt.type_bigint() }}) as entry_count,
         cast(sum(flagged_entry_count) as {{ dbt.type_bigint() }}) as flagged_entry_count,
-        {{ exact_number('sum(evidenced_credited_minutes)') }} as evidenced_credited_minutes,
-        {{ exact_number('sum(evidence_required_credited_minutes)') }}
+        {{ exact_sum('evidenced_credited_minutes') }} as evidenced_credited_minutes,
+        {{ exact_sum('evidence_required_credited_minutes') }}
             as evidence_required_credited_minutes,
         max(case when is_active then work_date end) as last_active_date,
         -- a person has one staff-day a date: no ties

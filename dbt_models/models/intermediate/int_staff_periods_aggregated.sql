@@ -44,14 +44,14 @@ aggregated as (
         cast(sum(available_days) as {{ dbt.type_bigint() }}) as available_days,
         cast(sum(declared_available_days) as {{ dbt.type_bigint() }}) as declared_available_days,
         sum(available_hours) as available_hours,
-        -- minutes, not hours, summed: exactly, in any order (type_exact_number)
-        {{ exact_number('sum(credited_minutes)') }} as credited_minutes,
-        {{ exact_number('sum(pending_minutes)') }} as pending_minutes,
+        -- minutes, not hours, summed: exactly, in any order (type_exact_sum)
+        {{ exact_sum('credited_minutes') }} as credited_minutes,
+        {{ exact_sum('pending_minutes') }} as pending_minutes,
         cast(sum(declared_minutes) as {{ dbt.type_bigint() }}) as declared_minutes,
         cast(sum(entry_count) as {{ dbt.type_bigint() }}) as entry_count,
         cast(sum(flagged_entry_count) as {{ dbt.type_bigint() }}) as flagged_entry_count,
-        {{ exact_number('sum(evidenced_credited_minutes)') }} as evidenced_credited_minutes,
-        {{ exact_number('sum(evidence_required_credited_minutes)') }}
+        {{ exact_sum('evidenced_credited_minutes') }} as evidenced_credited_minutes,
+        {{ exact_sum('evidence_required_credited_minutes') }}
             as evidence_required_credited_minutes,
         max(last_active_date) as last_active_date,
         -- the position group of the month holding the period's last active day (months hold

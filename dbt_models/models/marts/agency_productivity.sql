@@ -39,11 +39,11 @@ pooled as (
         period_type,
         period_start,
         sum(available_hours) as available_hours,
-        -- minutes summed exactly, then hours (type_exact_number)
-        {{ minutes_to_hours(exact_number('sum(credited_minutes)')) }} as credited_hours,
+        -- minutes summed exactly, then hours (type_exact_sum)
+        {{ minutes_to_hours(exact_sum('credited_minutes')) }} as credited_hours,
         sum(fde) as fde,
-        {{ exact_number('sum(evidenced_credited_minutes)') }} as evidenced_credited_minutes,
-        {{ exact_number('sum(evidence_required_credited_minutes)') }}
+        {{ exact_sum('evidenced_credited_minutes') }} as evidenced_credited_minutes,
+        {{ exact_sum('evidence_required_credited_minutes') }}
             as evidence_required_credited_minutes,
         sum(available_days) as available_days,
         sum(declared_available_days) as declared_available_days

@@ -37,7 +37,7 @@ entries_per_norm as (
         norm_key,
         count(*) as approved_entry_count,
         count(distinct staff_id) as staff_count,
-        {{ exact_number('sum(' ~ exact_number('quantity') ~ ')') }} as total_quantity,
+        {{ exact_sum(exact_number('quantity')) }} as total_quantity,
         -- p25, median, p75
         {{ continuous_percentiles('declared_minutes_per_unit', [0.25, 0.5, 0.75]) }}
             as declared_minutes_per_unit_quartiles

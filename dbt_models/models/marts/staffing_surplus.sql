@@ -35,7 +35,7 @@ group_periods as (
         periods.last_day_in_range,
         sum(group_months.active_staff_days) as active_staff_days,
         sum(group_months.available_hours) as available_hours,
-        {{ minutes_to_hours(exact_number('sum(group_months.workload_minutes)')) }}
+        {{ minutes_to_hours(exact_sum('group_months.workload_minutes')) }}
             as workload_hours
     from group_months
     cross join period_types
