@@ -15,7 +15,7 @@ from typing import Any
 
 from dagster import AssetCheckSeverity, DagsterEventType, DagsterInstance
 
-from dagster_project import progress, settings
+from dagster_project import build_guard, progress, settings
 
 
 @dataclass
@@ -265,8 +265,11 @@ def prepare_build(raw: Path, warehouse: Path, engine: str = "duckdb") -> Prepare
 
 
 def execute_build(prepared: PreparedBuild, scope: BuildScope | None = None) -> BuildOutcome:
+    """Run the build's job; the caller holds the warehouse's build lock (build_guard)."""
     scope = scope or BuildScope()
     warehouse, instance = prepared.warehouse, prepared.instance
+    for note in build_guard.settle_abandoned_runs(instance):
+        print(f"  {note}", file=sys.stderr)
     # Dagster's console log stays quiet: the progress lines and the failure summary speak to
     # the person at the terminal, and the run log (`kpi ui`) keeps every detail.
     # dbt's own output (a line per node) goes to a log file beside the warehouse.
@@ -281,7 +284,10 @@ def execute_build(prepared: PreparedBuild, scope: BuildScope | None = None) -> B
         if prepared.engine == "duckdb":
             run_config["ops"] = {"kpi_dbt_models": {"config": scope.op_config()}}
         result = prepared.job.execute_in_process(
-            instance=instance, raise_on_error=False, run_config=run_config
+            instance=instance,
+            raise_on_error=False,
+            run_config=run_config,
+            tags={build_guard.BUILD_TAG: build_guard.build_tag_value()},
         )
 
     failures = [

@@ -15,11 +15,13 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dagster_project import dbt_worker, settings
+from dagster_project import build_guard, dbt_worker, settings
 from dagster_project.engines import ENGINES
 
 if TYPE_CHECKING:
     import duckdb
+
+    from dagster_project.build import BuildOutcome
 
 EXAMPLE_QUERY = (
     "select agency_code, period_start, staff_count, round(avg_daily_hours, 2) as avg_hours, "
@@ -78,22 +80,13 @@ def _dbt_core_hidden() -> Iterator[None]:
         del sys.modules[hidden]
 
 
-def _build(
-    raw: Path | None,
-    warehouse: Path | None,
-    full_refresh: bool = False,
-    rebuild: tuple[str | None, str | None] = (None, None),
-    engine: str = "duckdb",
-) -> int:
-    raw_dir, warehouse_file = settings.use_paths(raw, warehouse)
-    if engine == "spark":
-        from dagster_project.engines.spark import missing_requirements
-
-        if problem := missing_requirements():
-            print(f"Cannot build on Spark: {problem}", file=sys.stderr)
-            return 2
-    on = " on Spark" if engine == "spark" else ""
-    print(f"Building {warehouse_file}{on} from {raw_dir}", file=sys.stderr)
+def _execute_build(
+    raw_dir: Path,
+    warehouse_file: Path,
+    full_refresh: bool,
+    rebuild: tuple[str | None, str | None],
+    engine: str,
+) -> BuildOutcome:
     # dbt starts now and parses the project on the other core while this process loads Dagster
     # and ingests the new files; the dbt step then finds it ready (dbt_worker.py).
     worker = dbt_worker.start_for_build(warehouse_file) if engine == "duckdb" else None
@@ -113,6 +106,31 @@ def _build(
         if worker is not None:
             worker.stop()
         snapshot.discard_prefetched_snapshot(warehouse_file)
+    return outcome
+
+
+def _build(
+    raw: Path | None,
+    warehouse: Path | None,
+    full_refresh: bool = False,
+    rebuild: tuple[str | None, str | None] = (None, None),
+    engine: str = "duckdb",
+) -> int:
+    raw_dir, warehouse_file = settings.use_paths(raw, warehouse)
+    if engine == "spark":
+        from dagster_project.engines.spark import missing_requirements
+
+        if problem := missing_requirements():
+            print(f"Cannot build on Spark: {problem}", file=sys.stderr)
+            return 2
+    on = " on Spark" if engine == "spark" else ""
+    print(f"Building {warehouse_file}{on} from {raw_dir}", file=sys.stderr)
+    try:
+        with build_guard.exclusive_build(warehouse_file):
+            outcome = _execute_build(raw_dir, warehouse_file, full_refresh, rebuild, engine)
+    except build_guard.BuildInProgress as busy:
+        print(f"Build not started: {busy}", file=sys.stderr)
+        return 1
     if outcome.success:
         if engine == "spark":
             from dagster_project.engines.spark import spark_paths
@@ -345,7 +363,14 @@ def cmd_ui(args: argparse.Namespace) -> int:
     from dagster_project.build import prepare_instance
 
     _, warehouse_file = settings.use_paths(args.raw, args.warehouse)
-    prepare_instance(warehouse_file)
+    instance = prepare_instance(warehouse_file)
+    # Runs of builds that were stopped would keep the UI's own runs waiting for their slot.
+    with (
+        contextlib.suppress(build_guard.BuildInProgress),
+        build_guard.exclusive_build(warehouse_file),
+    ):
+        for note in build_guard.settle_abandoned_runs(instance):
+            print(note, file=sys.stderr)
     command = [
         str(Path(sys.executable).parent / "dagster"),
         "dev",

@@ -28,6 +28,7 @@ from dagster_project.ingest.changes import (
     RebuildScope,
     clear_pending,
     months_to_rebuild,
+    record_built_range,
 )
 from dagster_project.ingest.load import ensure_raw_tables
 from dagster_project.resources import WRITER_POOL, WarehouseResource, dbt_resource
@@ -477,6 +478,7 @@ def kpi_dbt_models(
     with warehouse.connect() as con:
         con.begin()
         clear_pending(con, plan.covered_delivery)
+        record_built_range(con)
         record_tested_deliveries(con, plan)
         queue_snapshot_months(con, plan.mart_scopes)
         retired = drop_retired_relations(con)

@@ -46,6 +46,14 @@ ALTER TABLE audit.pending_months ADD COLUMN IF NOT EXISTS patterns_only BOOLEAN 
 ALTER TABLE audit.pending_months ADD COLUMN IF NOT EXISTS scorecard_only BOOLEAN DEFAULT false;
 """
 
+# The reporting range of the last finished dbt step (record_built_range, _range_changes).
+BUILT_RANGE_DDL = """
+CREATE TABLE IF NOT EXISTS audit.built_range (
+    range_start DATE NOT NULL,
+    range_end DATE NOT NULL
+)
+"""
+
 # Above this many staff members in a month, the month is rebuilt for everyone: one pass over
 # the month costs less than filtering it through a long list (and keeps the SQL short).
 STAFF_SCOPE_LIMIT = 2000
@@ -554,14 +562,29 @@ def _range_changes(
     con: duckdb.DuckDBPyConnection, first_month: dt.date | None, last_month: dt.date | None
 ) -> list[dt.date]:
     """Months entering or leaving the reporting range (whole months from the first to the last
-    work_date): their staff-days appear or go for everyone, not only for who changed."""
-    if not _table_exists(con, "intermediate.int_reporting_range_derived"):
-        return []
-    previous = con.execute(
-        "SELECT CAST(date_trunc('month', range_start) AS DATE), "
-        "CAST(date_trunc('month', range_end) AS DATE) "
-        "FROM intermediate.int_reporting_range_derived"
-    ).fetchone()
+    work_date) since the range the last finished dbt step built: their staff-days appear or go
+    for everyone, not only for who changed.
+
+    The range built is the one `record_built_range` kept, not `int_reporting_range_derived`
+    itself: a build stopped (killed, or a failed model or test) after dbt rebuilt that table and
+    before it rebuilt the staff-days left the table holding the new range, and the next build
+    then rebuilt the new month for the people whose rows changed only, never for the others
+    (their working days without entries were missing from fct_staff_day)."""
+    previous = None
+    if _table_exists(con, "audit.built_range"):
+        previous = con.execute(
+            "SELECT CAST(date_trunc('month', range_start) AS DATE), "
+            "CAST(date_trunc('month', range_end) AS DATE) FROM audit.built_range"
+        ).fetchone()
+    if previous is None:
+        # nothing recorded yet: a warehouse built by an earlier version, or an empty range
+        if not _table_exists(con, "intermediate.int_reporting_range_derived"):
+            return []
+        previous = con.execute(
+            "SELECT CAST(date_trunc('month', range_start) AS DATE), "
+            "CAST(date_trunc('month', range_end) AS DATE) "
+            "FROM intermediate.int_reporting_range_derived"
+        ).fetchone()
     before = set(_month_range(*previous)) if previous and None not in previous else set()
     now = set(_month_range(first_month, last_month)) if first_month and last_month else set()
     return sorted(before ^ now)
@@ -573,6 +596,18 @@ def clear_pending(con: duckdb.DuckDBPyConnection, up_to_delivery: int | None = N
         con.execute("DELETE FROM audit.pending_months")
     else:
         con.execute("DELETE FROM audit.pending_months WHERE delivery_id <= ?", [up_to_delivery])
+
+
+def record_built_range(con: duckdb.DuckDBPyConnection) -> None:
+    """Keep the reporting range a finished dbt step built (see _range_changes); in the
+    transaction that clears the queue it covered."""
+    con.execute(BUILT_RANGE_DDL)
+    con.execute("DELETE FROM audit.built_range")
+    if _table_exists(con, "intermediate.int_reporting_range_derived"):
+        con.execute(
+            "INSERT INTO audit.built_range SELECT range_start, range_end "
+            "FROM intermediate.int_reporting_range_derived WHERE range_start IS NOT NULL"
+        )
 
 
 def _month_range(first: dt.date, last: dt.date) -> list[dt.date]:

@@ -1,0 +1,135 @@
+"""A build stopped midway must not stop the next one, and two builds of one warehouse must not
+run at once (dagster_project/build_guard.py).
+
+A killed build used to leave its Dagster run started for ever, holding the writers' slot: every
+later `kpi build` of the warehouse then waited for that slot without end, a core spinning and
+nothing printed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import duckdb
+from dagster import DagsterInstance, materialize
+
+from dagster_project import settings
+from dagster_project.assets.ingestion import ingest_raw_sources
+from dagster_project.build_guard import exclusive_build
+from dagster_project.resources import WarehouseResource
+from tests.conftest import ACCEPTANCE_CASE, KPI, PROJECT_ROOT, run_dbt, run_kpi
+from tests.marts_expected import relation_differences, relations
+
+
+def _writer_slot_step(warehouse: Path) -> str | None:
+    """The step holding the writers' slot in the warehouse's Dagster instance, if any."""
+    index = settings.dagster_home_for(warehouse) / "history" / "runs" / "index.db"
+    if not index.exists():
+        return None
+    try:
+        with sqlite3.connect(f"file:{index}?mode=ro", uri=True, timeout=1) as con:
+            row = con.execute(
+                "select step_key from concurrency_slots where run_id is not null"
+            ).fetchone()
+    except sqlite3.OperationalError:  # the table is not there yet, or the file is busy
+        return None
+    return row[0] if row else None
+
+
+def _kill_build_in_step(raw: Path, warehouse: Path, step: str) -> None:
+    """Start `kpi build` and kill it (the whole process group, SIGKILL) while `step` runs."""
+    build = subprocess.Popen(
+        [KPI, "build", "--raw", str(raw), "--warehouse", str(warehouse)],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 600
+        while _writer_slot_step(warehouse) != step:
+            assert build.poll() is None, f"the build ended before its step {step} was seen"
+            assert time.monotonic() < deadline, f"step {step} never started"
+            time.sleep(0.1)
+        time.sleep(1.0)  # into the step: dbt has rebuilt some models and not the others
+        assert build.poll() is None, f"the build ended during its step {step}"
+    finally:
+        os.killpg(build.pid, signal.SIGKILL)
+        build.wait()
+
+
+def test_a_build_killed_midway_does_not_stop_the_next_one(
+    tmp_path: Path, acceptance_warehouse: Path
+) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    raw = ACCEPTANCE_CASE / "raw"
+    _kill_build_in_step(raw, warehouse, "kpi_dbt_models")
+    assert _writer_slot_step(warehouse) == "kpi_dbt_models", "the killed run holds the slot"
+
+    again = run_kpi("build", "--raw", str(raw), "--warehouse", str(warehouse), timeout=600)
+
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "stopped unfinished: marked failed" in again.stderr
+    assert _writer_slot_step(warehouse) is None
+    assert relations(warehouse, "marts") == relations(acceptance_warehouse, "marts")
+    assert relation_differences(warehouse, acceptance_warehouse, "marts") == {}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("select count(*) from audit.pending_months").fetchone() == (0,)
+
+
+def test_a_second_build_of_a_warehouse_stops_naming_the_first(tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    with exclusive_build(warehouse):
+        second = run_kpi(
+            "build", "--raw", str(ACCEPTANCE_CASE / "raw"), "--warehouse", str(warehouse)
+        )
+    assert second.returncode == 1
+    assert "another `kpi build`" in second.stderr
+    assert f"pid {os.getpid()} " in second.stderr
+    assert not warehouse.exists(), "the second build must not touch the warehouse"
+
+
+def test_a_build_stopped_after_the_range_moved_still_builds_the_new_month_for_everyone(
+    tmp_path: Path,
+) -> None:
+    """A month entering the reporting range is rebuilt for everyone, also when the build that
+    delivered it stopped after dbt had rebuilt the range and before the staff-days."""
+    generated = tmp_path / "generated"
+    made = run_kpi(
+        "generate", "--out", str(generated), "--start", "2025-04-01", "--end", "2025-05-31",
+        "--scale", "0.05", "--seed", "3", "--formats", "csv",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr[-3000:]
+    raw, warehouse = tmp_path / "raw", tmp_path / "stepwise" / "warehouse.duckdb"
+    for path in sorted(generated.rglob("*.csv")):
+        if "2025-05" not in path.name:
+            (raw / path.parent.name).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, raw / path.parent.name / path.name)
+    april = run_kpi("build", "--raw", str(raw), "--warehouse", str(warehouse))
+    assert april.returncode == 0, april.stderr[-3000:]
+
+    # May arrives; the build loads it, dbt rebuilds the reporting range, and the build stops.
+    shutil.copytree(generated, raw, dirs_exist_ok=True)
+    loaded = materialize(
+        [ingest_raw_sources],
+        resources={"warehouse": WarehouseResource(path=str(warehouse), raw_dir=str(raw))},
+        instance=DagsterInstance.ephemeral(),
+    )
+    assert loaded.success
+    ranged = run_dbt(
+        "run", "--select", "int_reporting_range_derived", warehouse=warehouse, workdir=tmp_path
+    )
+    assert ranged.returncode == 0, ranged.stdout[-3000:]
+
+    again = run_kpi("build", "--raw", str(raw), "--warehouse", str(warehouse))
+    assert again.returncode == 0, again.stderr[-3000:]
+    scratch = tmp_path / "scratch" / "warehouse.duckdb"
+    once = run_kpi("build", "--raw", str(generated), "--warehouse", str(scratch))
+    assert once.returncode == 0, once.stderr[-3000:]
+    assert relation_differences(warehouse, scratch, "marts") == {}
