@@ -43,6 +43,14 @@ def build_tag_value() -> str:
     return f"pid {os.getpid()} on {socket.gethostname()}"
 
 
+def _can_lock() -> bool:
+    try:
+        import fcntl  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 @contextmanager
 def exclusive_build(warehouse: Path) -> Iterator[None]:
     """Hold the warehouse's build lock, or raise BuildInProgress naming its holder."""
@@ -90,7 +98,8 @@ def settle_abandoned_runs(instance: DagsterInstance) -> list[str]:
     )
     storage = instance.event_log_storage
     for run in in_progress:
-        if BUILD_TAG not in run.tags:
+        # without the lock (no flock on this system) a build cannot know the others ended
+        if BUILD_TAG not in run.tags or not _can_lock():
             continue
         instance.report_run_failed(
             run,
