@@ -371,6 +371,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     ):
         for note in build_guard.settle_abandoned_runs(instance):
             print(note, file=sys.stderr)
+    instance.dispose()  # the UI's own processes read the history from here on
     command = [
         str(Path(sys.executable).parent / "dagster"),
         "dev",
