@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 # The tag of every run `kpi build` starts: the builds this module may settle. Runs launched
 # from the Dagster UI carry none; the UI shows them and can terminate them.
 BUILD_TAG = "kpi/build"
+# How long a build waits for the lock before it gives up.
+LOCK_PATIENCE_SECONDS = 10.0
 
 
 class BuildInProgress(RuntimeError):
@@ -52,19 +54,28 @@ def _can_lock() -> bool:
 
 
 @contextmanager
-def exclusive_build(warehouse: Path) -> Iterator[None]:
-    """Hold the warehouse's build lock, or raise BuildInProgress naming its holder."""
+def exclusive_build(warehouse: Path) -> Iterator[int | None]:
+    """Hold the warehouse's build lock, or raise BuildInProgress naming its holder. Yields the
+    lock's file descriptor: a process of the build that inherits it holds the lock until it
+    ends too (the dbt worker: dbt_worker.start)."""
     try:
         import fcntl
     except ImportError:  # no flock (Windows): one build at a time is the operator's care
-        yield
+        yield None
         return
     path = lock_path(warehouse)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a+", encoding="utf-8") as lock:
-        try:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        # a little patience: the dbt worker of a build just killed ends within a moment
+        deadline = time.monotonic() + LOCK_PATIENCE_SECONDS
+        while True:
+            try:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.1)
+                    continue
             lock.seek(0)
             holder = lock.read().strip() or "a process that has not said which"
             raise BuildInProgress(
@@ -77,7 +88,7 @@ def exclusive_build(warehouse: Path) -> Iterator[None]:
         started = time.strftime("%Y-%m-%d %H:%M:%S")
         lock.write(f"{build_tag_value()}, started {started}\n")
         lock.flush()
-        yield
+        yield lock.fileno()
 
 
 def settle_abandoned_runs(instance: DagsterInstance) -> list[str]:

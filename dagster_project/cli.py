@@ -86,10 +86,13 @@ def _execute_build(
     full_refresh: bool,
     rebuild: tuple[str | None, str | None],
     engine: str,
+    lock_fd: int | None,
 ) -> BuildOutcome:
     # dbt starts now and parses the project on the other core while this process loads Dagster
-    # and ingests the new files; the dbt step then finds it ready (dbt_worker.py).
-    worker = dbt_worker.start_for_build(warehouse_file) if engine == "duckdb" else None
+    # and ingests the new files; the dbt step then finds it ready (dbt_worker.py). It holds the
+    # build's lock with this process: a dbt command outliving a killed build keeps others out.
+    keep = () if lock_fd is None else (lock_fd,)
+    worker = dbt_worker.start_for_build(warehouse_file, keep) if engine == "duckdb" else None
     from dagster_project import snapshot
 
     snapshot.prefetch_previous_snapshot(warehouse_file)
@@ -126,8 +129,10 @@ def _build(
     on = " on Spark" if engine == "spark" else ""
     print(f"Building {warehouse_file}{on} from {raw_dir}", file=sys.stderr)
     try:
-        with build_guard.exclusive_build(warehouse_file):
-            outcome = _execute_build(raw_dir, warehouse_file, full_refresh, rebuild, engine)
+        with build_guard.exclusive_build(warehouse_file) as lock_fd:
+            outcome = _execute_build(
+                raw_dir, warehouse_file, full_refresh, rebuild, engine, lock_fd
+            )
     except build_guard.BuildInProgress as busy:
         print(f"Build not started: {busy}", file=sys.stderr)
         return 1

@@ -24,7 +24,7 @@ import os
 import socket
 import sys
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +42,8 @@ _EXIT_MARK = b"\x1e"
 _LISTEN_BACKLOG = 1
 # How often a worker still waiting checks that `kpi build` is alive.
 _PARENT_POLL_SECONDS = 1.0
+# ... and, while it runs a command, that it still is (a check costs a system call).
+_COMMAND_PARENT_POLL_SECONDS = 0.1
 
 
 def real_dbt() -> str:
@@ -66,10 +68,15 @@ class Worker:
 
 
 def start(
-    project_dir: Path, target_path: Path, env: Mapping[str, str], log_file: Path
+    project_dir: Path,
+    target_path: Path,
+    env: Mapping[str, str],
+    log_file: Path,
+    inherited_fds: Sequence[int] = (),
 ) -> Worker | None:
     """Start a worker that parses `project_dir` into `target_path` with `env` added to this
-    process's environment; None where Unix sockets are missing."""
+    process's environment, and keeps `inherited_fds` open (the build's lock); None where Unix
+    sockets are missing."""
     if not hasattr(socket, "AF_UNIX"):
         return None
     import subprocess
@@ -95,6 +102,7 @@ def start(
             stderr=subprocess.STDOUT,
             # kpi build's Ctrl-C reaches dbt through the client, not twice
             start_new_session=True,
+            pass_fds=tuple(inherited_fds),
         )
     return Worker(process, socket_path, target_path)
 
@@ -102,7 +110,7 @@ def start(
 _waiting: dict[Path, Worker] = {}
 
 
-def start_for_build(warehouse: Path) -> Worker | None:
+def start_for_build(warehouse: Path, inherited_fds: Sequence[int] = ()) -> Worker | None:
     """Start the worker of a `kpi build` of `warehouse` (DuckDB), from its last parse state,
     and keep it for the dbt step (take())."""
     from dagster_project import settings
@@ -113,6 +121,7 @@ def start_for_build(warehouse: Path) -> Worker | None:
         target,
         settings.dbt_environment(warehouse),
         warehouse.parent / "logs" / "dbt_worker.log",
+        inherited_fds,
     )
     if worker is not None:
         _waiting[warehouse] = worker
@@ -200,6 +209,7 @@ def _serve(socket_path: Path, project_dir: Path, target_path: Path, parent_pid: 
     sys.stderr.flush()
     os.dup2(connection.fileno(), 1)
     os.dup2(connection.fileno(), 2)
+    _end_with(parent_pid)
     schedule_longest_chain_first(_last_node_seconds(request["env"]))
     result = dbtRunner(manifest=manifest).invoke(list(request["args"]))
     code = 0 if result.success else (2 if result.exception is not None else 1)
@@ -213,6 +223,21 @@ def _serve(socket_path: Path, project_dir: Path, target_path: Path, parent_pid: 
     connection.sendall(_EXIT_MARK + str(code).encode() + b"\n")
     connection.close()
     return code
+
+
+def _end_with(parent_pid: int) -> None:
+    """Kill this worker as soon as `kpi build` is gone (killed, out of memory): a dbt command
+    left running would go on writing the warehouse while the next build starts on it."""
+    import signal
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(_COMMAND_PARENT_POLL_SECONDS)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="end-with-kpi-build", daemon=True).start()
 
 
 # What a node not in the last build's timings is expected to take (most are data tests).
