@@ -10,7 +10,8 @@ So a build holds an exclusive lock on a file beside the warehouse for its whole 
 (`warehouse.duckdb.build.lock`); the operating system releases it however the process ends. A
 build that holds the lock knows that no other build is running: any run of an earlier build
 still unfinished was abandoned, and is marked failed, its slots freed (settle_abandoned_runs).
-A second build started while one runs stops at once, naming the one that runs.
+A second build started while one runs waits LOCK_PATIENCE_SECONDS for it, then stops, naming
+the one that runs.
 """
 
 from __future__ import annotations
@@ -58,11 +59,11 @@ def exclusive_build(warehouse: Path) -> Iterator[int | None]:
     """Hold the warehouse's build lock, or raise BuildInProgress naming its holder. Yields the
     lock's file descriptor: a process of the build that inherits it holds the lock until it
     ends too (the dbt worker: dbt_worker.start)."""
-    try:
-        import fcntl
-    except ImportError:  # no flock (Windows): one build at a time is the operator's care
+    if not _can_lock():  # no flock (Windows): one build at a time is the operator's care
         yield None
         return
+    import fcntl
+
     path = lock_path(warehouse)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a+", encoding="utf-8") as lock:
