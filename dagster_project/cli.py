@@ -15,7 +15,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dagster_project import build_guard, dbt_worker, settings
+from dagster_project import build_guard, dbt_worker, disk_space, settings
 from dagster_project.engines import ENGINES
 
 if TYPE_CHECKING:
@@ -136,6 +136,15 @@ def _build(
     except build_guard.BuildInProgress as busy:
         print(f"Build not started: {busy}", file=sys.stderr)
         return 1
+    except Exception as error:
+        # A full disk fails whichever writer meets it first, Dagster's run history among them.
+        full = disk_space.full_disk([disk_space.error_text(error)], warehouse_file.parent)
+        if full is None:
+            raise
+        print(f"Build failed: {full} ({disk_space.innermost_cause(error)}).", file=sys.stderr)
+        for line in disk_space.BUILD_ADVICE:
+            print(f"  {line}", file=sys.stderr)
+        return 1
     if outcome.success:
         if engine == "spark":
             from dagster_project.engines.spark import spark_paths
@@ -158,6 +167,11 @@ def _build(
             print(f"    {line}", file=sys.stderr)
     if outcome.log_file is not None:
         print(f"dbt's log of this build: {outcome.log_file}", file=sys.stderr)
+    reasons = [reason for _, reason in outcome.failures]
+    if full := disk_space.full_disk(reasons, warehouse_file.parent):
+        print(f"The build stopped because {full}.", file=sys.stderr)
+        for line in disk_space.BUILD_ADVICE:
+            print(f"  {line}", file=sys.stderr)
     return 1
 
 
@@ -293,6 +307,10 @@ def cmd_extract(args: argparse.Namespace) -> int:
     except ExtractError as error:
         print(f"Extract failed: {error}", file=sys.stderr)
         return 1
+    except OSError as error:
+        if not _explain_full_disk_under_extracts(error, out_dir):
+            raise
+        return 1
     for extract in manifest.files:
         print(out_dir / extract.name)
     print(manifest.path)
@@ -334,7 +352,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     status = _build(raw_dir, warehouse_file)
     if status != 0:
         return status
-    exports = _write_latest_extracts(warehouse_file)
+    try:
+        exports = _write_latest_extracts(warehouse_file)
+    except OSError as error:
+        if not _explain_full_disk_under_extracts(error, settings.exports_dir()):
+            raise
+        return 1
     print(
         f"\nWarehouse: {warehouse_file}\n"
         f"Leadership workbooks: {exports}\n"
@@ -358,6 +381,16 @@ def _write_latest_extracts(warehouse_file: Path) -> Path:
     out_dir = settings.exports_dir()
     manifest = write_extracts(warehouse_file, latest.strftime("%Y-%m"), out_dir)
     return manifest.path or out_dir
+
+
+def _explain_full_disk_under_extracts(error: OSError, out_dir: Path) -> bool:
+    """Tell the person the workbooks stopped for want of space; False for another error."""
+    full = disk_space.full_disk([disk_space.error_text(error)], out_dir)
+    if full is None:
+        return False
+    print(f"Extract failed: {full} ({disk_space.innermost_cause(error)}).", file=sys.stderr)
+    print(f"  {disk_space.EXTRACT_ADVICE}", file=sys.stderr)
+    return True
 
 
 def _only_readme(folder: Path) -> bool:
