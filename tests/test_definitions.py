@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dagster import AssetKey
@@ -68,7 +69,7 @@ def test_schedule_and_sensor_are_defined() -> None:
     assert defs.resolve_sensor_def("raw_files_sensor") is not None
 
 
-def test_raw_files_sensor_requests_a_build_only_when_the_landing_zone_changes(
+def test_raw_files_sensor_requests_a_build_once_the_landing_zone_has_settled(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from dagster import build_sensor_context
@@ -79,14 +80,45 @@ def test_raw_files_sensor_requests_a_build_only_when_the_landing_zone_changes(
     monkeypatch.setenv("KPI_RAW_DIR", str(raw))
     sensor = defs.resolve_sensor_def("raw_files_sensor")
 
-    first = sensor.evaluate_tick(build_sensor_context(cursor=None))
-    assert len(first.run_requests) == 1 and first.cursor
-    again = sensor.evaluate_tick(build_sensor_context(cursor=first.cursor))
-    assert again.run_requests == [] and again.skip_message
-    (raw / "worklog" / "2025-04.csv").write_text("entry_id\n2\n")
-    arrived = sensor.evaluate_tick(build_sensor_context(cursor=first.cursor))
-    assert len(arrived.run_requests) == 1 and arrived.cursor != first.cursor
-    assert arrived.run_requests[0].run_key != first.run_requests[0].run_key
+    def tick(cursor: str | None) -> Any:
+        return sensor.evaluate_tick(build_sensor_context(cursor=cursor))
+
+    arrived = tick(None)
+    assert arrived.run_requests == [] and "settle" in (arrived.skip_message or "")
+    settled = tick(arrived.cursor)
+    assert len(settled.run_requests) == 1
+    again = tick(settled.cursor)
+    assert again.run_requests == [] and again.skip_message == "No new or changed files in raw/."
+
+    # a file being copied in: it grows between two ticks, then stays as it is
+    copying = raw / "worklog" / "2025-04.csv"
+    copying.write_text("entry_id\n2\n")
+    first_half = tick(again.cursor)
+    copying.write_text("entry_id\n2\n3\n")
+    second_half = tick(first_half.cursor)
+    assert first_half.run_requests == [] and second_half.run_requests == []
+    done = tick(second_half.cursor)
+    assert len(done.run_requests) == 1
+    assert done.run_requests[0].run_key != settled.run_requests[0].run_key
+
+
+def test_raw_files_sensor_reads_the_cursor_of_the_earlier_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dagster import build_sensor_context
+
+    from dagster_project.sensors import landing_zone_fingerprint
+
+    raw = tmp_path / "raw"
+    (raw / "worklog").mkdir(parents=True)
+    (raw / "worklog" / "2025-03.csv").write_text("entry_id\n1\n")
+    monkeypatch.setenv("KPI_RAW_DIR", str(raw))
+    sensor = defs.resolve_sensor_def("raw_files_sensor")
+    built_before_the_upgrade = landing_zone_fingerprint()  # the old cursor: the fingerprint
+
+    tick = sensor.evaluate_tick(build_sensor_context(cursor=built_before_the_upgrade))
+
+    assert tick.run_requests == [] and tick.skip_message == "No new or changed files in raw/."
 
 
 def test_weekly_full_refresh_asks_dbt_for_a_full_refresh_in_a_valid_config() -> None:

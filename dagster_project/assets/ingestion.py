@@ -95,6 +95,7 @@ def _materialization(
             "files_loaded": result.files_loaded,
             "files_skipped": result.files_skipped,
             "files_rejected": result.files_rejected,
+            "files_deferred": result.files_deferred,
             "rows_read": result.rows_read,
             "rows_loaded": result.rows_loaded,
             "rows_quarantined": result.rows_quarantined,
@@ -133,6 +134,11 @@ def _ingest_one(
         f"raw/{source}: {result.files_loaded} file(s) loaded, "
         f"{result.files_skipped} already loaded, {result.rows_loaded:,} rows, "
         f"{result.rows_quarantined:,} quarantined"
+        + (
+            f", {result.files_deferred} still being written (left for the next build)"
+            if result.files_deferred
+            else ""
+        )
     )
     return _materialization(result, seconds, check)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import tempfile
 from dataclasses import dataclass, field
@@ -106,6 +107,8 @@ class SourceResult:
     files_loaded: int = 0
     files_skipped: int = 0
     files_rejected: int = 0
+    # files that changed while they were read (still being written): left for the next build
+    files_deferred: int = 0
     rows_read: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
@@ -312,19 +315,41 @@ def ingest_source(con: duckdb.DuckDBPyConnection, raw_dir: Path, source: str) ->
     return result
 
 
-def _deliveries_of(con: duckdb.DuckDBPyConnection, source: str, sha: str) -> list[tuple[Any, ...]]:
-    return con.execute(
+# What the ledger says of bytes already delivered: the verdict on a file of the same bytes.
+_SETTLED_ELSEWHERE = (
+    "status = 'loaded' OR (status IN ('rejected', 'unsupported') AND format IS NOT DISTINCT FROM ?)"
+)
+
+
+def _deliveries_of(
+    con: duckdb.DuckDBPyConnection, source: str, sha: str, rel: str, fmt: str | None
+) -> list[tuple[Any, ...]]:
+    """The ledger's deliveries of these bytes that settle a file of them under this name, with
+    the file's own earlier deliveries; empty when the file must be read. Bytes are settled by a
+    delivery that loaded them, whatever its name (the contract's "already loaded"), or one that
+    rejected them in the same format (reading them again gives the same verdict). A rejection
+    in another format judged the name, not the bytes: `2025-05.txt`, reported unsupported, then
+    renamed `2025-05.csv`, is loaded (it used to be skipped as a duplicate of the .txt)."""
+    settling = con.execute(
         "SELECT delivery_id, path, status, message, sha256 FROM audit.ingestion_ledger "
-        "WHERE source = ? AND sha256 = ? ORDER BY delivery_id",
-        [source, sha],
+        f"WHERE source = ? AND sha256 = ? AND ({_SETTLED_ELSEWHERE}) ORDER BY delivery_id",
+        [source, sha, fmt],
     ).fetchall()
+    if not settling:
+        return []
+    own = con.execute(
+        "SELECT delivery_id, path, status, message, sha256 FROM audit.ingestion_ledger "
+        f"WHERE source = ? AND sha256 = ? AND path = ? AND NOT ({_SETTLED_ELSEWHERE})",
+        [source, sha, rel, fmt],
+    ).fetchall()
+    return sorted(settling + own)
 
 
 def _unchanged_file_deliveries(
-    con: duckdb.DuckDBPyConnection, source: str, path: Path, rel: str
+    con: duckdb.DuckDBPyConnection, source: str, path: Path, rel: str, fmt: str | None
 ) -> list[tuple[Any, ...]]:
-    """The ledger's deliveries of the file's bytes when its size and mtime are those recorded
-    when it was last hashed; empty when it must be read (new, changed, or never delivered)."""
+    """The deliveries that settle the file (_deliveries_of) when its size and mtime are those
+    recorded when it was last hashed; empty when it must be read (new, changed, or unsettled)."""
     try:
         stat = path.stat()
     except OSError:
@@ -334,7 +359,7 @@ def _unchanged_file_deliveries(
         "WHERE source = ? AND path = ? AND size_bytes = ? AND mtime_ns = ?",
         [source, rel, stat.st_size, stat.st_mtime_ns],
     ).fetchone()
-    return _deliveries_of(con, source, known[0]) if known else []
+    return _deliveries_of(con, source, known[0], rel, fmt) if known else []
 
 
 def _ingest_file(
@@ -344,12 +369,13 @@ def _ingest_file(
     fmt = file_format(path)
     precheck: FileRejected | None = None
     needs_nfc = True
-    prev = _unchanged_file_deliveries(con, spec.name, path, rel)
+    read_from: os.stat_result | None = None
+    prev = _unchanged_file_deliveries(con, spec.name, path, rel, fmt)
     if not prev:
         try:
             # the size and mtime from before the read: a file still being written while it is
             # hashed then differs from them next time, and is read again
-            stat = path.stat()
+            read_from = stat = path.stat()
             if fmt == "csv":
                 sha, precheck, needs_nfc = sha256_and_scan(path, rel)
             else:
@@ -362,7 +388,7 @@ def _ingest_file(
             "INSERT OR REPLACE INTO audit.file_stats VALUES (?, ?, ?, ?, ?)",
             [spec.name, rel, stat.st_size, stat.st_mtime_ns, sha],
         )
-        prev = _deliveries_of(con, spec.name, sha)
+        prev = _deliveries_of(con, spec.name, sha, rel, fmt)
     else:
         sha = prev[0][4]
     if prev:
@@ -403,11 +429,17 @@ def _ingest_file(
                 con, path, rel, fmt, spec, bytes_checked=fmt == "csv", needs_nfc=needs_nfc
             )
         except FileRejected as rej:
+            if _changed_since(path, read_from):
+                _defer(result, rel)
+                return
             _record_rejection(
                 con, spec.name, rel, sha, fmt, "rejected", rej.reason, rej.message, now
             )
             result.files_rejected += 1
             result.messages.append(rej.message)
+            return
+        if _changed_since(path, read_from):
+            _defer(result, rel)
             return
         if spec.name == "staff":
             _quarantine_overlaps(con)
@@ -436,6 +468,28 @@ def _ingest_file(
         con.execute(f"DROP VIEW IF EXISTS {ROWS}")
         for t in (STG, TYPED, KEYS, FAST, SLOW, GAPS, f"{GAPS}_m", RJ_ERR, RJ_SCAN):
             con.execute(f"DROP TABLE IF EXISTS {t}")
+
+
+def _changed_since(path: Path, read_from: os.stat_result | None) -> bool:
+    """Whether the file is no longer the one whose reading began at `read_from`: a copy still
+    under way, or a file replaced or removed meanwhile."""
+    if read_from is None:
+        return False
+    try:
+        now = path.stat()
+    except OSError:
+        return True
+    return (now.st_size, now.st_mtime_ns) != (read_from.st_size, read_from.st_mtime_ns)
+
+
+def _defer(result: SourceResult, rel: str) -> None:
+    """What was read of a file that changed meanwhile is dropped, nothing of it recorded: the
+    next build reads the file as it is then (its size and mtime differ from those hashed)."""
+    result.files_deferred += 1
+    result.messages.append(
+        f"{rel}: changed while it was read (still being written?); not loaded, the next build "
+        "reads it again"
+    )
 
 
 def _record_rejection(
