@@ -43,6 +43,8 @@ class BuildOutcome:
     seconds: float = 0.0
     # what the run's dbt step rebuilt (RebuildPlan.summary), None when it did not run
     dbt_plan: dict[str, Any] | None = None
+    # the files ingestion left out this build, each with why (files_left_out)
+    not_loaded: list[str] = field(default_factory=list)
 
     @property
     def summary(self) -> str:
@@ -141,6 +143,21 @@ def _asset_seconds(records: list[Any]) -> dict[str, float]:
         if value is not None and event.asset_key is not None:
             seconds[event.asset_key.to_user_string()] = float(value.value)
     return seconds
+
+
+def files_left_out(records: list[Any]) -> list[str]:
+    """Why each file the run's ingestion did not load was left out, as ingestion said it."""
+    from dagster_project.assets.ingestion import NOT_LOADED_METADATA
+
+    lines: list[str] = []
+    for record in records:
+        event = record.dagster_event
+        if event is None or event.event_type != DagsterEventType.ASSET_MATERIALIZATION:
+            continue
+        value = event.step_materialization_data.materialization.metadata.get(NOT_LOADED_METADATA)
+        if value is not None and value.value:
+            lines.extend(str(value.value).splitlines())
+    return lines
 
 
 def dbt_plan_of(records: list[Any]) -> dict[str, Any] | None:
@@ -316,4 +333,5 @@ def execute_build(prepared: PreparedBuild, scope: BuildScope | None = None) -> B
         timings_file=write_timings(warehouse, result.run_id, records, seconds, plan),
         seconds=seconds,
         dbt_plan=plan,
+        not_loaded=files_left_out(records),
     )

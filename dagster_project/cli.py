@@ -153,6 +153,7 @@ def _build(
             print(f"Build succeeded: Spark tables in {marts}", file=sys.stderr)
             return 0
         print(f"Build succeeded: {warehouse_file} ({outcome.summary})", file=sys.stderr)
+        _print_files_left_out(outcome.not_loaded, raw_dir)
         return 0
     print("Build failed:", file=sys.stderr)
     for where, reason in outcome.failures or [("run", "see the Dagster run log")]:
@@ -165,6 +166,7 @@ def _build(
         print(f"  {where}:", file=sys.stderr)
         for line in lines:
             print(f"    {line}", file=sys.stderr)
+    _print_files_left_out(outcome.not_loaded, raw_dir)
     if outcome.log_file is not None:
         print(f"dbt's log of this build: {outcome.log_file}", file=sys.stderr)
     reasons = [reason for _, reason in outcome.failures]
@@ -173,6 +175,26 @@ def _build(
         for line in disk_space.BUILD_ADVICE:
             print(f"  {line}", file=sys.stderr)
     return 1
+
+
+def _print_files_left_out(not_loaded: list[str], raw_dir: Path) -> None:
+    """A build that loads nothing of a file still succeeds: the person running it is told, and
+    of what the raw folder holds outside its source folders."""
+    from dagster_project.ingest import stray_entries
+
+    strays = stray_entries(raw_dir)
+    if not_loaded:
+        print(
+            f"Not loaded ({len(not_loaded)} file{'s' if len(not_loaded) > 1 else ''}; "
+            "audit.ingestion_ledger keeps the rejected ones):",
+            file=sys.stderr,
+        )
+        for line in not_loaded:
+            print(f"  {line}", file=sys.stderr)
+    if strays:
+        print(f"Outside the source folders of {raw_dir} (not loaded):", file=sys.stderr)
+        for line in strays:
+            print(f"  {line}", file=sys.stderr)
 
 
 def _month_arg(value: str) -> str:

@@ -69,19 +69,26 @@ def test_schedule_and_sensor_are_defined() -> None:
     assert defs.resolve_sensor_def("raw_files_sensor") is not None
 
 
-def test_raw_files_sensor_requests_a_build_once_the_landing_zone_has_settled(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from dagster import build_sensor_context
-
+def _landing_zone_with_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     raw = tmp_path / "raw"
     (raw / "worklog").mkdir(parents=True)
     (raw / "worklog" / "2025-03.csv").write_text("entry_id\n1\n")
     monkeypatch.setenv("KPI_RAW_DIR", str(raw))
-    sensor = defs.resolve_sensor_def("raw_files_sensor")
+    return raw
 
-    def tick(cursor: str | None) -> Any:
-        return sensor.evaluate_tick(build_sensor_context(cursor=cursor))
+
+def tick(cursor: str | None) -> Any:
+    """One evaluation of raw_files_sensor, its cursor as the last tick left it."""
+    from dagster import build_sensor_context
+
+    sensor = defs.resolve_sensor_def("raw_files_sensor")
+    return sensor.evaluate_tick(build_sensor_context(cursor=cursor))
+
+
+def test_raw_files_sensor_requests_a_build_once_the_landing_zone_has_settled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = _landing_zone_with_a_file(tmp_path, monkeypatch)
 
     arrived = tick(None)
     assert arrived.run_requests == [] and "settle" in (arrived.skip_message or "")
@@ -105,20 +112,15 @@ def test_raw_files_sensor_requests_a_build_once_the_landing_zone_has_settled(
 def test_raw_files_sensor_reads_the_cursor_of_the_earlier_version(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dagster import build_sensor_context
-
     from dagster_project.sensors import landing_zone_fingerprint
 
-    raw = tmp_path / "raw"
-    (raw / "worklog").mkdir(parents=True)
-    (raw / "worklog" / "2025-03.csv").write_text("entry_id\n1\n")
-    monkeypatch.setenv("KPI_RAW_DIR", str(raw))
-    sensor = defs.resolve_sensor_def("raw_files_sensor")
+    _landing_zone_with_a_file(tmp_path, monkeypatch)
     built_before_the_upgrade = landing_zone_fingerprint()  # the old cursor: the fingerprint
 
-    tick = sensor.evaluate_tick(build_sensor_context(cursor=built_before_the_upgrade))
+    after_the_upgrade = tick(built_before_the_upgrade)
 
-    assert tick.run_requests == [] and tick.skip_message == "No new or changed files in raw/."
+    assert after_the_upgrade.run_requests == []
+    assert after_the_upgrade.skip_message == "No new or changed files in raw/."
 
 
 def test_weekly_full_refresh_asks_dbt_for_a_full_refresh_in_a_valid_config() -> None:

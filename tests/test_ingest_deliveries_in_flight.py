@@ -4,12 +4,14 @@ written while a build reads them. Neither may lose a row (dagster_project/ingest
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from dagster_project.ingest import ingest_source, load
+from dagster_project.ingest import ingest_source, load, stray_entries
+from tests.conftest import run_kpi
 
 CASE_A = Path(__file__).resolve().parent / "fixtures" / "case-a" / "raw"
 DELIVERED = "worklog_1.csv"  # 1,326 rows
@@ -121,50 +123,36 @@ def _written_on_while_read(monkeypatch: pytest.MonkeyPatch, path: Path, rest: st
     monkeypatch.setattr(load, "_build_typed", read_while_the_copy_goes_on)
 
 
+@pytest.mark.parametrize(
+    "written_so_far",
+    [
+        lambda text: text.index("\n", len(text) // 2) + 1,  # the first half of the rows
+        lambda text: 40,  # half the header: read alone, a file missing its columns
+    ],
+    ids=["half the rows", "half the header"],
+)
 def test_a_file_still_being_written_is_left_for_the_next_build(
-    raw: Path, monkeypatch: pytest.MonkeyPatch
+    raw: Path, monkeypatch: pytest.MonkeyPatch, written_so_far: Callable[[str], int]
 ) -> None:
     whole = _rows_of_the_whole_delivery(raw)
     delivered = raw / "worklog" / DELIVERED
     text = delivered.read_text(encoding="utf-8")
-    cut = text.index("\n", len(text) // 2) + 1
-    delivered.write_text(text[:cut], encoding="utf-8")  # the first half of the copy
+    cut = written_so_far(text)
+    delivered.write_text(text[:cut], encoding="utf-8")
     _written_on_while_read(monkeypatch, delivered, text[cut:])
     con = duckdb.connect()
 
     during = ingest_source(con, raw, "worklog")
 
-    assert during.files_deferred == 1
+    assert (during.files_deferred, during.files_rejected) == (1, 0)
     assert f"worklog/{DELIVERED}: changed while it was read" in "\n".join(during.messages)
     assert _ledger(con, DELIVERED) == []
+    assert con.execute("select count(*) from audit.quarantine").fetchone() == (0,)
     assert _worklog_rows(con) < whole
 
     after = ingest_source(con, raw, "worklog")
 
     assert (after.files_deferred, after.files_loaded) == (0, 1)
-    assert _ledger(con, DELIVERED) == [("loaded", 1326)]
-    assert _worklog_rows(con) == whole
-
-
-def test_a_partial_file_is_not_rejected_while_it_is_still_being_written(
-    raw: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Its first bytes alone may read as a bad file (here: half a header)."""
-    whole = _rows_of_the_whole_delivery(raw)
-    delivered = raw / "worklog" / DELIVERED
-    text = delivered.read_text(encoding="utf-8")
-    delivered.write_text(text[:40], encoding="utf-8")
-    _written_on_while_read(monkeypatch, delivered, text[40:])
-    con = duckdb.connect()
-
-    during = ingest_source(con, raw, "worklog")
-
-    assert during.files_deferred == 1 and during.files_rejected == 0
-    assert _ledger(con, DELIVERED) == []
-    assert con.execute("select count(*) from audit.quarantine").fetchone() == (0,)
-
-    ingest_source(con, raw, "worklog")
-
     assert _ledger(con, DELIVERED) == [("loaded", 1326)]
     assert _worklog_rows(con) == whole
 
@@ -177,3 +165,43 @@ def test_half_a_header_is_rejected_when_nothing_writes_the_file(raw: Path) -> No
     result = ingest_source(duckdb.connect(), raw, "worklog")
 
     assert (result.files_deferred, result.files_rejected) == (0, 1)
+
+
+def test_kpi_build_names_the_files_it_did_not_load(raw: Path, tmp_path: Path) -> None:
+    """A build that loads nothing of a file still succeeds; the person running it is told."""
+    delivered = raw / "worklog" / DELIVERED
+    delivered.rename(delivered.with_name("worklog_1.txt"))
+    (raw / "Leave").mkdir()
+    shutil.copy(raw / "leave" / "leave.csv", raw / "Leave" / "leave-2025-04.csv")
+
+    build = run_kpi(
+        "build", "--raw", str(raw), "--warehouse", str(tmp_path / "wh" / "warehouse.duckdb")
+    )
+
+    assert build.returncode == 0, build.stderr[-3000:]
+    assert "Not loaded (1 file; audit.ingestion_ledger keeps the rejected ones):\n" in build.stderr
+    assert "  worklog/worklog_1.txt: unsupported file type;" in build.stderr
+    assert (
+        f"Outside the source folders of {raw} (not loaded):\n"
+        "  Leave/: not a source folder (did you mean leave/?); its 1 file(s) were not loaded"
+    ) in build.stderr
+
+
+def test_entries_beside_the_source_folders_are_named(raw: Path) -> None:
+    (raw / "worklogs" / "2025").mkdir(parents=True)
+    (raw / "worklogs" / "2025" / "05.csv").write_text("entry_id\n")
+    (raw / "exports-old").mkdir()
+    (raw / "worklog-2025-05.csv").write_text("entry_id\n")
+    (raw / "README.md").write_text("what each folder accepts\n")
+    (raw / ".DS_Store").write_bytes(b"\0")
+
+    strays = stray_entries(raw)
+
+    assert [line.split(":")[0] for line in strays] == [
+        "exports-old/",
+        "worklog-2025-05.csv",
+        "worklogs/",
+    ]
+    assert strays[0].startswith("exports-old/: not a source folder; its 0 file(s)")
+    assert strays[2].startswith("worklogs/: not a source folder (did you mean worklog/?); its 1")
+    assert stray_entries(CASE_A) == []

@@ -40,12 +40,15 @@ from dagster_project.ingest import (
     ensure_raw_tables,
     ingest_source,
     ledger_mismatches,
+    stray_entries,
 )
 from dagster_project.resources import WRITER_POOL, WarehouseResource
 
 INGESTION_STEP = "ingest_raw_sources"
 LEDGER_CHECK = "ledger_reconciles"
 NOTHING_LOADED = "(nothing of these files was loaded; the next build retries them)"
+# The materialization's list of the files left out, one line each, for `kpi build` to print.
+NOT_LOADED_METADATA = "files_not_loaded"
 
 
 def raw_asset_key(source: str) -> AssetKey:
@@ -96,6 +99,7 @@ def _materialization(
             "files_skipped": result.files_skipped,
             "files_rejected": result.files_rejected,
             "files_deferred": result.files_deferred,
+            NOT_LOADED_METADATA: MetadataValue.text("\n".join(result.not_loaded)),
             "rows_read": result.rows_read,
             "rows_loaded": result.rows_loaded,
             "rows_quarantined": result.rows_quarantined,
@@ -159,6 +163,8 @@ def ingest_raw_sources(
     selected = context.selected_asset_keys
     selected_checks = context.selected_asset_check_keys
     failures: list[str] = []
+    for stray in stray_entries(warehouse.raw_path):
+        context.log.warning(f"raw/{stray}")
     with warehouse.connect() as con:
         ensure_raw_tables(con)
         for source in SOURCES:

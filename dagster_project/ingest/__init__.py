@@ -13,8 +13,12 @@ order of their path relative to the raw dir; builds follow one another; so ``del
 *is* the delivery order, also across builds. A file whose SHA-256 was already ingested for
 this source is not read again: an unchanged file is skipped without a new ledger row, a
 copy under another name gets one ``skipped_duplicate`` row. A corrected file (same path,
-new bytes) is a new, later delivery. Bytes that were delivered once stay a no-op even if
-they come back later (contract: "already loaded is a no-op, whatever its name").
+new bytes) is a new, later delivery. Bytes that were loaded once stay a no-op even if
+they come back later (contract: "already loaded is a no-op, whatever its name"); so do bytes
+rejected before in the same format, while bytes rejected for their name (unsupported, or CSV
+named .xlsx) are read again under an accepted one. A file that changes while it is read is
+left for the next build. Entries of the raw folder that are not source folders are named by
+``stray_entries`` (nothing in them is loaded).
 
 Upsert. Rows are upserted by the source key (``contract.py``; a null ``stage_code`` in the
 tasks key is a value like any other): the rows of a later delivery replace the stored rows
@@ -67,7 +71,13 @@ flags them. See ``tests/bad_inputs/README.md`` for the catalogue of bad inputs.
 
 from .contract import CONTRACT, SOURCES
 from .errors import IngestionError
-from .load import SourceResult, ensure_raw_tables, ingest_source, ledger_mismatches
+from .load import (
+    SourceResult,
+    ensure_raw_tables,
+    ingest_source,
+    ledger_mismatches,
+    stray_entries,
+)
 
 __all__ = [
     "CONTRACT",
@@ -77,4 +87,5 @@ __all__ = [
     "ensure_raw_tables",
     "ingest_source",
     "ledger_mismatches",
+    "stray_entries",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import json
 import os
 import re
@@ -19,6 +20,7 @@ from .contract import (
     META_COLUMNS,
     REQUIRED_FOLDERS,
     SOURCE_LIST,
+    SOURCES,
     Source,
     norm_label,
 )
@@ -116,6 +118,13 @@ class SourceResult:
     # files that failed for a reason of the warehouse, not of their content: nothing of them
     # was committed, and a build must not report success without them
     failed: list[str] = field(default_factory=list)
+    # why each file this build did not load was left out: `kpi build` prints them, since a
+    # build that loads nothing of a file still succeeds
+    not_loaded: list[str] = field(default_factory=list)
+
+    def leave_out(self, message: str) -> None:
+        self.messages.append(message)
+        self.not_loaded.append(message)
 
 
 def raw_table_ddl(source: Source, zstd_text: bool = False) -> str:
@@ -321,6 +330,30 @@ _SETTLED_ELSEWHERE = (
 )
 
 
+def stray_entries(raw_dir: Path) -> list[str]:
+    """What the raw folder holds beside its source folders, which no build loads: a folder
+    named `Worklog` or `worklogs`, an export dropped at the top. Said at every build, since
+    it is nothing a ledger could keep. Hidden entries and a README are left alone."""
+    if not raw_dir.is_dir():
+        return []
+    strays = []
+    for entry in sorted(raw_dir.iterdir()):
+        name = entry.name
+        if name in SOURCES or name.startswith(".") or name.upper().startswith("README"):
+            continue
+        if not entry.is_dir():
+            strays.append(f"{name}: a file beside the source folders, not in one; not loaded")
+            continue
+        files = sum(1 for p in entry.rglob("*") if p.is_file())
+        close = difflib.get_close_matches(name.lower(), SOURCES, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]}/?)" if close else ""
+        strays.append(
+            f"{name}/: not a source folder{hint}; its {files} file(s) were not loaded "
+            f"(the sources: {', '.join(SOURCES)})"
+        )
+    return strays
+
+
 def _deliveries_of(
     con: duckdb.DuckDBPyConnection, source: str, sha: str, rel: str, fmt: str | None
 ) -> list[tuple[Any, ...]]:
@@ -382,7 +415,7 @@ def _ingest_file(
                 sha = sha256_of(path)
         except OSError as exc:
             result.files_rejected += 1
-            result.messages.append(f"{rel}: cannot read the file: {exc}")
+            result.leave_out(f"{rel}: cannot read the file: {exc}")
             return
         con.execute(
             "INSERT OR REPLACE INTO audit.file_stats VALUES (?, ?, ?, ?, ?)",
@@ -418,7 +451,7 @@ def _ingest_file(
                 con, spec.name, rel, sha, None, "unsupported", "unsupported_file", msg, now
             )
             result.files_rejected += 1
-            result.messages.append(msg)
+            result.leave_out(msg)
             return
         # reading and typing happen before the transaction: a failed statement would abort
         # it, and nothing durable is written until the file is known to be readable
@@ -436,7 +469,7 @@ def _ingest_file(
                 con, spec.name, rel, sha, fmt, "rejected", rej.reason, rej.message, now
             )
             result.files_rejected += 1
-            result.messages.append(rej.message)
+            result.leave_out(rej.message)
             return
         if _changed_since(path, read_from):
             _defer(result, rel)
@@ -486,7 +519,7 @@ def _defer(result: SourceResult, rel: str) -> None:
     """What was read of a file that changed meanwhile is dropped, nothing of it recorded: the
     next build reads the file as it is then (its size and mtime differ from those hashed)."""
     result.files_deferred += 1
-    result.messages.append(
+    result.leave_out(
         f"{rel}: changed while it was read (still being written?); not loaded, the next build "
         "reads it again"
     )
