@@ -63,6 +63,8 @@ class BuildOutcome:
             rebuilt = "rebuilt months: " + (", ".join(months) if months else "none")
         else:
             rebuilt = "rebuilt every month"
+            if plan.get("reason"):
+                rebuilt += f": {plan['reason']}"
         return f"{rebuilt}; {self.seconds:.1f} s; timings in {self.timings_file}"
 
 

@@ -18,6 +18,7 @@ import duckdb
 import pytest
 
 from dagster_project import settings
+from dagster_project.assets.transformation import NO_BUILD_RECORDED, PROJECT_CHANGED
 from dagster_project.snapshot import snapshot_paths
 from tests.conftest import ACCEPTANCE_CASE, run_kpi, stored_methods
 from tests.marts_expected import relation_differences
@@ -558,24 +559,61 @@ def test_source_tests_of_a_later_build_check_new_rows_and_the_keys_they_share(
     assert "\x1b[" not in result.stderr + result.stdout
 
 
-def test_a_build_after_an_edit_of_the_dbt_project_runs_every_node(
+def test_a_build_after_an_edit_of_the_dbt_project_rebuilds_every_month(
     batches: tuple[Path, Path], incremental_warehouse: tuple[Path, str], tmp_path: Path
 ) -> None:
-    """Nodes are left out only when the project's files are those of the last successful
-    build: an edited model must be rebuilt even though its sources have not changed."""
+    """A month nothing was delivered for keeps what the project that built it made, unless the
+    build rebuilds it: after an upgrade, or an edit of a model, a seed or a var, every month is
+    rebuilt by the project as it is now, with every node."""
     raw, _ = batches
     warehouse, _ = incremental_warehouse
     copy = tmp_path / "wh" / "warehouse.duckdb"
     shutil.copytree(warehouse.parent, copy.parent)
     with duckdb.connect(str(copy)) as con:
-        # as if the last build had run other files
+        # as if the last build had run other files, which credited March differently
         con.execute("update audit.tested_deliveries set project_digest = 'an earlier project'")
-    _build(raw, copy)
-    assert _plan(copy)["unaffected_nodes"] == 0
+        con.execute(
+            "update intermediate.int_staff_days_assembled set credited_hours = credited_hours + 1 "
+            "where work_date < date '2025-04-01'"
+        )
+    assert _differences(copy) != []
+
+    output = _build(raw, copy)
+
+    assert _plan(copy) == {"mode": "full_refresh", "months": None, "reason": PROJECT_CHANGED}
+    assert f"rebuilt every month: {PROJECT_CHANGED}" in output
     assert "model.kpi_warehouse.int_tasks_versioned" in _dbt_nodes_run(copy)
-    # that build recorded the project it ran: the next one leaves nodes out again
+    assert _differences(copy) == []
+    # that build recorded the project it ran: the next one rebuilds what is queued, leaving
+    # nodes out again
     _build(raw, copy)
+    assert _plan(copy)["mode"] == "months"
     assert _plan(copy)["unaffected_nodes"] > 0
+
+
+def test_a_warehouse_of_an_earlier_version_is_rebuilt_by_the_next_build(
+    batches: tuple[Path, Path], incremental_warehouse: tuple[Path, str], tmp_path: Path
+) -> None:
+    """Upgrading the warehouse's software needs no command of its own: a warehouse an earlier
+    version built (no build recorded, a partitioned model it did not have, a table with other
+    columns) is rebuilt by the next `kpi build` (it stopped, asking for --full-refresh)."""
+    raw, _ = batches
+    warehouse, _ = incremental_warehouse
+    copy = tmp_path / "wh" / "warehouse.duckdb"
+    shutil.copytree(warehouse.parent, copy.parent)
+    with duckdb.connect(str(copy)) as con:
+        con.execute("drop table audit.tested_deliveries")
+        con.execute("drop table intermediate.int_staff_months_aggregated")
+        con.execute(
+            "alter table intermediate.int_worklog_entries_credited "
+            "alter column credited_minutes type double"
+        )
+
+    output = _build(raw, copy)
+
+    assert _plan(copy) == {"mode": "full_refresh", "months": None, "reason": NO_BUILD_RECORDED}
+    assert f"rebuilt every month: {NO_BUILD_RECORDED}" in output
+    assert _differences(copy) == []
 
 
 def test_a_partitioned_table_whose_columns_changed_asks_for_a_full_refresh(

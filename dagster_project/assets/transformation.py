@@ -178,8 +178,9 @@ def _models() -> list[dict[str, Any]]:
     return [node for node in nodes if node["resource_type"] == "model"]
 
 
-def _has_partitioned_tables(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether every month- or period-partitioned model has a table to add to."""
+def _partitioned_tables_present(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    """How many of the month- or period-partitioned models have a table to add to, of how
+    many."""
     partitioned = [
         (node["schema"], node.get("alias") or node["name"])
         for node in _models()
@@ -189,7 +190,7 @@ def _has_partitioned_tables(con: duckdb.DuckDBPyConnection) -> bool:
     existing = set(
         con.execute("SELECT table_schema, table_name FROM information_schema.tables").fetchall()
     )
-    return all(table in existing for table in partitioned)
+    return sum(table in existing for table in partitioned), len(partitioned)
 
 
 # The schemas only dbt writes to. marts also holds the planner's tables (planner/io.py), and
@@ -256,6 +257,8 @@ class RebuildPlan:
     project_digest: str | None = None
     # `fqn:` selectors of the nodes nothing changed for since the last successful build.
     unaffected: tuple[str, ...] = ()
+    # why a build nobody asked to rebuild everything does (PROJECT_CHANGED)
+    reason: str | None = None
 
     @property
     def dbt_args(self) -> list[str]:
@@ -309,7 +312,10 @@ class RebuildPlan:
     def summary(self) -> dict[str, Any]:
         """For `kpi build`'s summary and the benchmark (the dbt step logs it)."""
         if self.scope is None:
-            return {"mode": self.mode, "months": None}
+            summary: dict[str, Any] = {"mode": self.mode, "months": None}
+            if self.reason:
+                summary["reason"] = self.reason
+            return summary
 
         def staff_counts(scope: MonthScope) -> dict[str, int]:
             return {m.isoformat(): len(ids) for m, ids in scope.items() if ids is not None}
@@ -348,6 +354,18 @@ create table if not exists audit.tested_deliveries (
 -- warehouses built before builds left unaffected nodes out
 alter table audit.tested_deliveries add column if not exists project_digest varchar;
 """
+
+
+# Why a build rebuilds every month on its own.
+PROJECT_CHANGED = (
+    "the dbt project changed since the last successful build (an upgrade, or an edit of a model, "
+    "macro, test, seed, dbt_project.yml or profiles.yml)"
+)
+TABLES_MISSING = "a month-partitioned table of the project is missing from the warehouse"
+NO_BUILD_RECORDED = (
+    "no successful build of this warehouse is recorded (a first build stopped midway, or a "
+    "warehouse of an earlier version)"
+)
 
 
 def _loaded_through_delivery(con: duckdb.DuckDBPyConnection) -> int:
@@ -391,13 +409,29 @@ def plan_rebuild(con: duckdb.DuckDBPyConnection, config: DbtBuildConfig) -> Rebu
     digest = current_project_digest()
     if config.full_refresh:
         return RebuildPlan("full_refresh", loaded_through_delivery=loaded, project_digest=digest)
-    if not _has_partitioned_tables(con):
+    present, partitioned = _partitioned_tables_present(con)
+    if present == 0:
         return RebuildPlan("first_build", loaded_through_delivery=loaded, project_digest=digest)
     extra = _extra_range(config)
     tested = _tested_through_delivery(con)
+    if tested is None:
+        reason: str | None = NO_BUILD_RECORDED
+    elif _last_project_digest(con) != digest:
+        reason = PROJECT_CHANGED
+    elif present < partitioned:
+        reason = TABLES_MISSING
+    else:
+        reason = None
+    if reason is not None:
+        # The months nothing was delivered for keep what the project that built them made: an
+        # upgrade that fixes a model, or changes a seed or a var, would apply to new months only
+        # (and one that changes a table's columns would stop the build).
+        return RebuildPlan(
+            "full_refresh", loaded_through_delivery=loaded, project_digest=digest, reason=reason
+        )
     unaffected: list[str] = []
     # A range asked for is rebuilt with every node: it is how a person repairs months.
-    if extra is None and tested is not None and _last_project_digest(con) == digest:
+    if extra is None:
         manifest = json.loads(dbt_project.manifest_path.read_text())
         unaffected = unaffected_nodes(manifest, sources_changed_since(con, manifest, tested))
     return RebuildPlan(
