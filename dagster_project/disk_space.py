@@ -12,7 +12,6 @@ person at the terminal was a SQLite traceback of 100 lines, half the time.
 from __future__ import annotations
 
 import shutil
-import traceback
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -58,18 +57,25 @@ def describe_free(path: Path) -> str:
     return f"{free / 1024**2:.0f} MB free"
 
 
+def _chain(error: BaseException) -> list[BaseException]:
+    """The exception, then those it was raised from or during, innermost last."""
+    chain = [error]
+    while (cause := chain[-1].__cause__ or chain[-1].__context__) is not None:
+        chain.append(cause)
+    return chain
+
+
 def error_text(error: BaseException) -> str:
-    """An exception with the exceptions it was raised from or during: a full disk is often the
-    innermost cause of a framework's error."""
-    return "".join(traceback.format_exception(error))
+    """The messages of an exception and of those it was raised from or during: a full disk is
+    often the innermost cause of a framework's error."""
+    return "\n".join(f"{e.__class__.__name__}: {e}" for e in _chain(error))
 
 
 def innermost_cause(error: BaseException) -> str:
     """The first line of the exception the others were raised from: the writer's own words."""
-    while (cause := error.__cause__ or error.__context__) is not None:
-        error = cause
-    first_line = (str(error).strip().splitlines() or [""])[0]
-    return f"{error.__class__.__name__}: {first_line}"
+    innermost = _chain(error)[-1]
+    first_line = (str(innermost).strip().splitlines() or [""])[0]
+    return f"{innermost.__class__.__name__}: {first_line}"
 
 
 def full_disk(messages: Iterable[str], folder: Path) -> str | None:

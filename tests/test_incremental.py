@@ -18,7 +18,11 @@ import duckdb
 import pytest
 
 from dagster_project import settings
-from dagster_project.assets.transformation import NO_BUILD_RECORDED, PROJECT_CHANGED
+from dagster_project.assets.transformation import (
+    NO_BUILD_RECORDED,
+    PROJECT_CHANGED,
+    TABLES_MISSING,
+)
 from dagster_project.snapshot import snapshot_paths
 from tests.conftest import ACCEPTANCE_CASE, run_kpi, stored_methods
 from tests.marts_expected import relation_differences
@@ -64,6 +68,14 @@ def _dbt_nodes_run(warehouse: Path) -> set[str]:
         else r["unique_id"]
         for r in results["results"]
     }
+
+
+def _copy_of(incremental_warehouse: tuple[Path, str], tmp_path: Path) -> Path:
+    """A copy of the module's incremental warehouse (with its run history and logs) to alter."""
+    warehouse, _ = incremental_warehouse
+    copy = tmp_path / "wh" / "warehouse.duckdb"
+    shutil.copytree(warehouse.parent, copy.parent)
+    return copy
 
 
 def _build(raw: Path, warehouse: Path, *extra: str) -> str:
@@ -399,8 +411,9 @@ def test_a_build_drops_the_tables_of_models_no_longer_in_the_project(
 def test_a_build_without_months_recomputes_existing_tables_instead_of_adding_to_them(
     batches: tuple[Path, Path], incremental_warehouse: tuple[Path, str]
 ) -> None:
-    """A first build that failed midway leaves some month-partitioned tables written; the
-    retry builds every month without a month list, and must not append them a second time."""
+    """A first build that failed midway leaves some month-partitioned tables written (and an
+    earlier version lacks the tables of models it did not have); the next build rebuilds every
+    month, and must not append to the tables that are there a second time."""
     raw, _ = batches
     warehouse, _ = incremental_warehouse
     with duckdb.connect(str(warehouse)) as con:
@@ -409,7 +422,7 @@ def test_a_build_without_months_recomputes_existing_tables_instead_of_adding_to_
             "select count(*) from intermediate.int_worklog_entries_flagged"
         ).fetchone() or (0,)
     _build(raw, warehouse)
-    assert _plan(warehouse) == {"mode": "first_build", "months": None}
+    assert _plan(warehouse) == {"mode": "full_refresh", "months": None, "reason": TABLES_MISSING}
     with duckdb.connect(str(warehouse), read_only=True) as con:
         counts = con.execute(
             "select count(*), count(distinct entry_id) "
@@ -535,9 +548,7 @@ def test_source_tests_of_a_later_build_check_new_rows_and_the_keys_they_share(
     tested deliveries are recorded), but a `unique` test still reads every row sharing a key
     with a new one: a delivered document whose stored version was not replaced fails it."""
     raw, _ = batches
-    warehouse, _ = incremental_warehouse
-    copy = tmp_path / "wh" / "warehouse.duckdb"
-    shutil.copytree(warehouse.parent, copy.parent)
+    copy = _copy_of(incremental_warehouse, tmp_path)
     with duckdb.connect(str(copy)) as con:
         (tested,) = con.execute(
             "select max(through_delivery_id) from audit.tested_deliveries"
@@ -566,9 +577,7 @@ def test_a_build_after_an_edit_of_the_dbt_project_rebuilds_every_month(
     build rebuilds it: after an upgrade, or an edit of a model, a seed or a var, every month is
     rebuilt by the project as it is now, with every node."""
     raw, _ = batches
-    warehouse, _ = incremental_warehouse
-    copy = tmp_path / "wh" / "warehouse.duckdb"
-    shutil.copytree(warehouse.parent, copy.parent)
+    copy = _copy_of(incremental_warehouse, tmp_path)
     with duckdb.connect(str(copy)) as con:
         # as if the last build had run other files, which credited March differently
         con.execute("update audit.tested_deliveries set project_digest = 'an earlier project'")
@@ -598,9 +607,7 @@ def test_a_warehouse_of_an_earlier_version_is_rebuilt_by_the_next_build(
     version built (no build recorded, a partitioned model it did not have, a table with other
     columns) is rebuilt by the next `kpi build` (it stopped, asking for --full-refresh)."""
     raw, _ = batches
-    warehouse, _ = incremental_warehouse
-    copy = tmp_path / "wh" / "warehouse.duckdb"
-    shutil.copytree(warehouse.parent, copy.parent)
+    copy = _copy_of(incremental_warehouse, tmp_path)
     with duckdb.connect(str(copy)) as con:
         con.execute("drop table audit.tested_deliveries")
         con.execute("drop table intermediate.int_staff_months_aggregated")
@@ -623,9 +630,7 @@ def test_a_partitioned_table_whose_columns_changed_asks_for_a_full_refresh(
     column of another type: the build stops, naming the table and the columns, and a full
     refresh rebuilds it."""
     raw, _ = batches
-    warehouse, _ = incremental_warehouse
-    copy = tmp_path / "wh" / "warehouse.duckdb"
-    shutil.copytree(warehouse.parent, copy.parent)
+    copy = _copy_of(incremental_warehouse, tmp_path)
     with duckdb.connect(str(copy)) as con:
         # as if an earlier version had kept a column the model no longer writes
         con.execute(

@@ -324,12 +324,6 @@ def ingest_source(con: duckdb.DuckDBPyConnection, raw_dir: Path, source: str) ->
     return result
 
 
-# What the ledger says of bytes already delivered: the verdict on a file of the same bytes.
-_SETTLED_ELSEWHERE = (
-    "status = 'loaded' OR (status IN ('rejected', 'unsupported') AND format IS NOT DISTINCT FROM ?)"
-)
-
-
 def stray_entries(raw_dir: Path) -> list[str]:
     """What the raw folder holds beside its source folders, which no build loads: a folder
     named `Worklog` or `worklogs`, an export dropped at the top. Said at every build, since
@@ -363,19 +357,19 @@ def _deliveries_of(
     rejected them in the same format (reading them again gives the same verdict). A rejection
     in another format judged the name, not the bytes: `2025-05.txt`, reported unsupported, then
     renamed `2025-05.csv`, is loaded (it used to be skipped as a duplicate of the .txt)."""
-    settling = con.execute(
-        "SELECT delivery_id, path, status, message, sha256 FROM audit.ingestion_ledger "
-        f"WHERE source = ? AND sha256 = ? AND ({_SETTLED_ELSEWHERE}) ORDER BY delivery_id",
-        [source, sha, fmt],
+    deliveries = con.execute(
+        "SELECT delivery_id, path, status, message, sha256, format FROM audit.ingestion_ledger "
+        "WHERE source = ? AND sha256 = ? ORDER BY delivery_id",
+        [source, sha],
     ).fetchall()
-    if not settling:
+
+    def settles(delivery: tuple[Any, ...]) -> bool:
+        _, _, status, _, _, delivered_as = delivery
+        return status == "loaded" or (status in ("rejected", "unsupported") and delivered_as == fmt)
+
+    if not any(settles(delivery) for delivery in deliveries):
         return []
-    own = con.execute(
-        "SELECT delivery_id, path, status, message, sha256 FROM audit.ingestion_ledger "
-        f"WHERE source = ? AND sha256 = ? AND path = ? AND NOT ({_SETTLED_ELSEWHERE})",
-        [source, sha, rel, fmt],
-    ).fetchall()
-    return sorted(settling + own)
+    return [d[:5] for d in deliveries if settles(d) or d[1] == rel]
 
 
 def _unchanged_file_deliveries(
