@@ -12,6 +12,14 @@ build that holds the lock knows that no other build is running: any run of an ea
 still unfinished was abandoned, and is marked failed, its slots freed (settle_abandoned_runs).
 A second build started while one runs waits LOCK_PATIENCE_SECONDS for it, then stops, naming
 the one that runs.
+
+A run started from the UI, a schedule or a sensor is not a build and takes no lock: while it
+runs, a build waits for its slot. Its process can die too (killed, out of memory, the machine
+restarted), and then a build would wait for ever, a cron job's included. Dagster records the
+process of such a run ("Started process for run (pid: N)"); when that process is gone, the run
+is marked failed and its slot freed. This reads the process table of the machine it runs on:
+the UI and the builds of a warehouse run on the machine that holds it (DuckDB's lock on the
+file assumes as much).
 """
 
 from __future__ import annotations
@@ -27,9 +35,12 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from dagster import DagsterInstance
 
-# The tag of every run `kpi build` starts: the builds this module may settle. Runs launched
-# from the Dagster UI carry none; the UI shows them and can terminate them.
+# The tag of every run `kpi build` starts: the builds whose lock tells whether they still run.
+# Runs launched from the Dagster UI carry none; their process tells (run_process_gone).
 BUILD_TAG = "kpi/build"
+# How Dagster's run worker announces its process (dagster/_cli/api.py, dagster/_grpc/impl.py):
+# "Started process for run (pid: N)." or, resumed, "Started process for resuming job …".
+RUN_PROCESS_EVENT_PREFIX = "Started process for"
 # How long a build waits for the lock before it gives up.
 LOCK_PATIENCE_SECONDS = 10.0
 
@@ -111,7 +122,24 @@ def settle_abandoned_runs(instance: DagsterInstance) -> list[str]:
     storage = instance.event_log_storage
     for run in in_progress:
         # without the lock (no flock on this system) a build cannot know the others ended
-        if BUILD_TAG not in run.tags or not _can_lock():
+        if not _can_lock():
+            continue
+        if BUILD_TAG not in run.tags:
+            gone = run_process_gone(instance, run.run_id)
+            if gone is None:
+                continue
+            instance.report_run_failed(
+                run,
+                message=(
+                    f"The process that ran this (pid {gone}) is gone (killed, out of memory or "
+                    "the machine restarted); a later build marked it failed."
+                ),
+            )
+            notes.append(
+                f"run {run.run_id} ({run.job_name}, not a run of `kpi build`) stopped "
+                f"unfinished, its process (pid {gone}) gone: marked failed; this build rebuilds "
+                "what it left"
+            )
             continue
         instance.report_run_failed(
             run,
@@ -137,3 +165,57 @@ def settle_abandoned_runs(instance: DagsterInstance) -> list[str]:
                 "any more, terminate it in `kpi ui`, Runs)"
             )
     return notes
+
+
+def run_process_gone(instance: DagsterInstance, run_id: str) -> int | None:
+    """The pid of the run's process when that process is gone; None while it may still run, or
+    when the run has not said which process it is (it is starting: it claims no slot yet)."""
+    from dagster import DagsterEventType
+
+    records = instance.get_records_for_run(
+        run_id, of_type=DagsterEventType.ENGINE_EVENT, ascending=False
+    ).records
+    for record in records:
+        entry = record.event_log_entry
+        event = entry.dagster_event
+        if event is None or not (event.message or "").startswith(RUN_PROCESS_EVENT_PREFIX):
+            continue
+        pid_value = event.engine_event_data.metadata.get("pid")
+        if pid_value is None or not str(pid_value.value).isdigit():
+            return None
+        pid = int(str(pid_value.value))
+        return None if process_alive(pid, started_by=entry.timestamp) else pid
+    return None
+
+
+def process_alive(pid: int, started_by: float) -> bool:
+    """Whether process `pid` runs and is the one that was running at `started_by` (epoch
+    seconds): a pid freed by a dead process is given to a later one, which started after."""
+    started = _process_start_time(pid)
+    if started is not None:
+        # clock ticks round the start down; a second of slack for the rounding and the clock
+        return started <= started_by + 1.0
+    if Path("/proc/self/stat").exists():  # Linux, and the process has no entry: it ended
+        return False
+    try:  # elsewhere no start time to compare: alive when it answers
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: there is one
+        return True
+    return True
+
+
+def _process_start_time(pid: int) -> float | None:
+    """When process `pid` started (epoch seconds), from Linux's /proc; None where unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot = [line for line in Path("/proc/stat").read_text().splitlines() if "btime " in line]
+    except OSError:
+        return None
+    if not boot:
+        return None
+    # the command name, in parentheses, may hold spaces: fields are counted after it
+    fields = stat[stat.rindex(")") + 2 :].split()
+    start_ticks = int(fields[19])  # field 22 of proc(5), the third after the name being 0
+    return int(boot[0].split()[1]) + start_ticks / os.sysconf("SC_CLK_TCK")

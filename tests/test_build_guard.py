@@ -17,17 +17,19 @@ import time
 from pathlib import Path
 
 import duckdb
-from dagster import DagsterInstance, materialize
+from dagster import DagsterInstance, DagsterRunStatus, materialize
+from dagster._core.events import EngineEventData
+from dagster._core.test_utils import create_run_for_test, instance_for_test
 
 from dagster_project import settings
 from dagster_project.assets.ingestion import ingest_raw_sources
-from dagster_project.build_guard import exclusive_build
+from dagster_project.build_guard import exclusive_build, process_alive, settle_abandoned_runs
 from dagster_project.resources import WarehouseResource
 from tests.conftest import ACCEPTANCE_CASE, KPI, PROJECT_ROOT, run_dbt, run_kpi
 from tests.marts_expected import relation_differences, relations
 
 
-def _writer_slot_step(warehouse: Path) -> str | None:
+def writer_slot_step(warehouse: Path) -> str | None:
     """The step holding the writers' slot in the warehouse's Dagster instance, if any."""
     index = settings.dagster_home_for(warehouse) / "history" / "runs" / "index.db"
     if not index.exists():
@@ -53,7 +55,7 @@ def _kill_build_in_step(raw: Path, warehouse: Path, step: str) -> None:
     )
     try:
         deadline = time.monotonic() + 600
-        while _writer_slot_step(warehouse) != step:
+        while writer_slot_step(warehouse) != step:
             assert build.poll() is None, f"the build ended before its step {step} was seen"
             assert time.monotonic() < deadline, f"step {step} never started"
             time.sleep(0.1)
@@ -70,13 +72,13 @@ def test_a_build_killed_midway_does_not_stop_the_next_one(
     warehouse = tmp_path / "warehouse.duckdb"
     raw = ACCEPTANCE_CASE / "raw"
     _kill_build_in_step(raw, warehouse, "kpi_dbt_models")
-    assert _writer_slot_step(warehouse) == "kpi_dbt_models", "the killed run holds the slot"
+    assert writer_slot_step(warehouse) == "kpi_dbt_models", "the killed run holds the slot"
 
     again = run_kpi("build", "--raw", str(raw), "--warehouse", str(warehouse), timeout=600)
 
     assert again.returncode == 0, again.stderr[-3000:]
     assert "stopped unfinished: marked failed" in again.stderr
-    assert _writer_slot_step(warehouse) is None
+    assert writer_slot_step(warehouse) is None
     assert relations(warehouse, "marts") == relations(acceptance_warehouse, "marts")
     assert relation_differences(warehouse, acceptance_warehouse, "marts") == {}
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -133,3 +135,39 @@ def test_a_build_stopped_after_the_range_moved_still_builds_the_new_month_for_ev
     once = run_kpi("build", "--raw", str(generated), "--warehouse", str(scratch))
     assert once.returncode == 0, once.stderr[-3000:]
     assert relation_differences(warehouse, scratch, "marts") == {}
+
+
+def _ui_run_announcing(instance: DagsterInstance, pid: int) -> str:
+    """A started run of the UI whose worker announced process `pid`, as Dagster's does."""
+    run = create_run_for_test(instance, job_name="build_warehouse", status=DagsterRunStatus.STARTED)
+    instance.report_engine_event(
+        f"Started process for run (pid: {pid}).", run, EngineEventData.in_process(pid)
+    )
+    return run.run_id
+
+
+def test_a_ui_run_is_settled_only_when_its_process_is_gone(tmp_path: Path) -> None:
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    with instance_for_test(temp_dir=str(tmp_path)) as instance:
+        running = _ui_run_announcing(instance, os.getpid())
+        dead = _ui_run_announcing(instance, ended.pid)
+        silent = create_run_for_test(
+            instance, job_name="build_warehouse", status=DagsterRunStatus.STARTED
+        ).run_id
+
+        notes = settle_abandoned_runs(instance)
+
+        status = {run_id: instance.get_run_by_id(run_id).status for run_id in (running, dead)}
+        assert status == {running: DagsterRunStatus.STARTED, dead: DagsterRunStatus.FAILURE}
+        assert instance.get_run_by_id(silent).status == DagsterRunStatus.STARTED
+        assert [note for note in notes if dead in note] == [
+            f"run {dead} (build_warehouse, not a run of `kpi build`) stopped unfinished, its "
+            f"process (pid {ended.pid}) gone: marked failed; this build rebuilds what it left"
+        ]
+
+
+def test_a_pid_given_to_a_later_process_is_not_the_runs_process() -> None:
+    assert process_alive(os.getpid(), started_by=time.time())
+    # this process started after that moment: a run that announced this pid then had another
+    assert not process_alive(os.getpid(), started_by=time.time() - 3600)

@@ -13,10 +13,21 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
-from tests.conftest import ACCEPTANCE_CASE, KPI, PROJECT_ROOT
+from tests.conftest import ACCEPTANCE_CASE, KPI, PROJECT_ROOT, run_kpi
+from tests.marts_expected import relation_differences
+from tests.test_build_guard import writer_slot_step
 
+REPOSITORY_QUERY = """
+{ repositoriesOrError { ... on RepositoryConnection { nodes { name location { name } } } } }
+"""
+LAUNCH_BUILD = """
+mutation { launchRun(executionParams: {selector: {repositoryLocationName: "%s",
+    repositoryName: "%s", jobName: "build_warehouse"}}) {
+  __typename ... on LaunchRunSuccess { run { runId } } } }
+"""
 ASSET_QUERY = """
 { assetNodes { assetKey { path } dependencyKeys { path } assetChecksOrError {
     ... on AssetChecks { checks { name } } } } }
@@ -39,11 +50,13 @@ def _graphql(port: int, query: str) -> dict:
         return json.loads(response.read())
 
 
-def _served_asset_nodes(command: list[str], cwd: Path, env: dict[str, str]) -> list[dict]:
-    """The asset nodes the UI started by `command` serves, once it answers (then stopped)."""
+@contextlib.contextmanager
+def _serving(command: list[str], cwd: Path, env: dict[str, str]) -> Iterator[int]:
+    """The port of the UI started by `command`, once it serves the repository; the UI and every
+    process it started are killed on exit."""
     port = _free_port()
-    # Its own session, so the whole tree (kpi, dagster dev, webserver, code server) can be
-    # killed by group id: background shells here ignore SIGTERM.
+    # Its own session, so the whole tree (kpi, dagster dev, webserver, code server, run
+    # workers) can be killed by group id: background shells here ignore SIGTERM.
     server = subprocess.Popen(
         [*command, "--port", str(port)],
         cwd=cwd,
@@ -54,22 +67,31 @@ def _served_asset_nodes(command: list[str], cwd: Path, env: dict[str, str]) -> l
     )
     try:
         deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
+        while True:
             if server.poll() is not None:
                 raise AssertionError(f"{command} exited with {server.returncode}")
             try:
-                nodes = _graphql(port, ASSET_QUERY)["data"]["assetNodes"]
-                if nodes:
-                    return nodes
+                if _graphql(port, REPOSITORY_QUERY)["data"]["repositoriesOrError"]["nodes"]:
+                    break
             except (urllib.error.URLError, ConnectionError, KeyError, TypeError):
                 pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{command} did not answer with its repository")
             time.sleep(2)
-        raise AssertionError(f"{command} did not answer with the asset graph")
+        yield port
     finally:
         # the group may be gone already when the server exited on its own
         with contextlib.suppress(ProcessLookupError):
             os.killpg(server.pid, signal.SIGKILL)
         server.wait(timeout=30)
+
+
+def _served_asset_nodes(command: list[str], cwd: Path, env: dict[str, str]) -> list[dict]:
+    """The asset nodes the UI started by `command` serves."""
+    with _serving(command, cwd, env) as port:
+        nodes = _graphql(port, ASSET_QUERY)["data"]["assetNodes"]
+    assert nodes, f"{command} serves no assets"
+    return nodes
 
 
 def test_ui_shows_lineage_and_checks(tmp_path: Path) -> None:
@@ -100,3 +122,32 @@ def test_plain_dagster_dev_serves_the_workspace(tmp_path: Path) -> None:
     keys = {"/".join(node["assetKey"]["path"]) for node in nodes}
     assert "raw/worklog" in keys
     assert any(key.endswith("fct_staff_day") for key in keys)
+
+
+def test_a_ui_run_whose_process_died_does_not_stop_the_next_build(
+    tmp_path: Path, acceptance_warehouse: Path
+) -> None:
+    """A run launched from the UI holds the writers' slot; killed with the UI (the machine
+    switched off, say), it stayed started for ever and `kpi build` waited for it without end."""
+    raw, warehouse = ACCEPTANCE_CASE / "raw", tmp_path / "warehouse.duckdb"
+    env = {**os.environ, "KPI_RAW_DIR": str(raw), "KPI_WAREHOUSE": str(warehouse)}
+    with _serving([KPI, "ui"], PROJECT_ROOT, env) as port:
+        (repository,) = _graphql(port, REPOSITORY_QUERY)["data"]["repositoriesOrError"]["nodes"]
+        launch = LAUNCH_BUILD % (repository["location"]["name"], repository["name"])
+        launched = _graphql(port, launch)["data"]["launchRun"]
+        assert launched["__typename"] == "LaunchRunSuccess", launched
+        deadline = time.monotonic() + 300
+        while writer_slot_step(warehouse) != "kpi_dbt_models":
+            assert time.monotonic() < deadline, "the UI's run never reached dbt"
+            time.sleep(0.2)
+        time.sleep(1.0)  # into dbt
+    # _serving killed the UI and its run worker with it
+
+    build = run_kpi("build", "--raw", str(raw), "--warehouse", str(warehouse), timeout=600)
+
+    assert build.returncode == 0, build.stderr[-3000:]
+    run_id = launched["run"]["runId"]
+    assert f"run {run_id} (build_warehouse, not a run of `kpi build`) stopped" in build.stderr
+    assert "its process (pid " in build.stderr
+    assert writer_slot_step(warehouse) is None
+    assert relation_differences(warehouse, acceptance_warehouse, "marts") == {}
