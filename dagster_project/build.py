@@ -16,6 +16,7 @@ from typing import Any
 from dagster import AssetCheckSeverity, DagsterEventType, DagsterInstance
 
 from dagster_project import build_guard, progress, settings
+from dagster_project.run_history import prune_run_history, run_history_days
 
 
 @dataclass
@@ -45,6 +46,8 @@ class BuildOutcome:
     dbt_plan: dict[str, Any] | None = None
     # the files ingestion left out this build, each with why (files_left_out)
     not_loaded: list[str] = field(default_factory=list)
+    # runs removed from the run history after the build (run_history), by a successful build
+    runs_removed: list[str] = field(default_factory=list)
 
     @property
     def summary(self) -> str:
@@ -328,12 +331,15 @@ def execute_build(prepared: PreparedBuild, scope: BuildScope | None = None) -> B
     seconds = time.time() - prepared.started
     records = instance.all_logs(result.run_id)
     plan = dbt_plan_of(records)
+    success = result.success and not failures
     return BuildOutcome(
-        success=result.success and not failures,
+        success=success,
         failures=failures,
         log_file=log_file,
         timings_file=write_timings(warehouse, result.run_id, records, seconds, plan),
         seconds=seconds,
         dbt_plan=plan,
         not_loaded=files_left_out(records),
+        # a failing warehouse keeps its history for whoever looks into it
+        runs_removed=prune_run_history(instance, run_history_days()) if success else [],
     )

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dagster_project import build_guard, dbt_worker, disk_space, settings
+from dagster_project import build_guard, dbt_worker, disk_space, run_history, settings
 from dagster_project.engines import ENGINES
 
 if TYPE_CHECKING:
@@ -96,6 +96,7 @@ def _execute_build(
     from dagster_project import snapshot
 
     snapshot.prefetch_previous_snapshot(warehouse_file)
+    prepared = None
     try:
         with _collector_paused(), _dbt_core_hidden():
             from dagster_project.build import BuildScope, execute_build, prepare_build
@@ -106,6 +107,10 @@ def _execute_build(
         )
         outcome = execute_build(prepared, scope)
     finally:
+        if prepared is not None:
+            # Closed, the run history's SQLite files fold their write-ahead logs in; left open
+            # at exit, each run's file kept a 4 MB log beside it for good.
+            prepared.instance.dispose()
         if worker is not None:
             worker.stop()
         snapshot.discard_prefetched_snapshot(warehouse_file)
@@ -126,6 +131,11 @@ def _build(
         if problem := missing_requirements():
             print(f"Cannot build on Spark: {problem}", file=sys.stderr)
             return 2
+    try:
+        history_days = run_history.run_history_days()
+    except ValueError as problem:
+        print(f"Build not started: {problem}", file=sys.stderr)
+        return 2
     on = " on Spark" if engine == "spark" else ""
     print(f"Building {warehouse_file}{on} from {raw_dir}", file=sys.stderr)
     try:
@@ -154,6 +164,7 @@ def _build(
             return 0
         print(f"Build succeeded: {warehouse_file} ({outcome.summary})", file=sys.stderr)
         _print_files_left_out(outcome.not_loaded, raw_dir)
+        _print_runs_removed(outcome.runs_removed, history_days)
         return 0
     print("Build failed:", file=sys.stderr)
     for where, reason in outcome.failures or [("run", "see the Dagster run log")]:
@@ -175,6 +186,15 @@ def _build(
         for line in disk_space.BUILD_ADVICE:
             print(f"  {line}", file=sys.stderr)
     return 1
+
+
+def _print_runs_removed(runs: list[str], history_days: int | None) -> None:
+    if runs:
+        print(
+            f"Run history: {len(runs)} finished run(s) older than {history_days} days removed "
+            f"({run_history.RUN_HISTORY_DAYS_ENV}; 0 keeps every run)",
+            file=sys.stderr,
+        )
 
 
 def _print_files_left_out(not_loaded: list[str], raw_dir: Path) -> None:
@@ -423,6 +443,11 @@ def cmd_ui(args: argparse.Namespace) -> int:
     from dagster_project.build import prepare_instance
 
     _, warehouse_file = settings.use_paths(args.raw, args.warehouse)
+    try:
+        history_days = run_history.run_history_days()
+    except ValueError as problem:
+        print(f"UI not started: {problem}", file=sys.stderr)
+        return 2
     instance = prepare_instance(warehouse_file)
     # Runs of builds that were stopped would keep the UI's own runs waiting for their slot.
     with (
@@ -431,6 +456,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     ):
         for note in build_guard.settle_abandoned_runs(instance):
             print(note, file=sys.stderr)
+        _print_runs_removed(run_history.prune_run_history(instance, history_days), history_days)
     instance.dispose()  # the UI's own processes read the history from here on
     command = [
         str(Path(sys.executable).parent / "dagster"),

@@ -12,6 +12,7 @@ The UI follows a live run by watching the run's database file for changes, which
 at WAL checkpoints only, so the file's time stamp is touched after every write instead.
 """
 
+import contextlib
 import os
 import threading
 from collections import OrderedDict
@@ -106,6 +107,23 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
             for engine in self._engines.values():
                 engine.dispose()
             self._engines.clear()
+
+    def delete_events(self, run_id: str) -> None:
+        # Dagster's deletes the run's rows and leaves its database file, about 1.5 MB a build:
+        # the file goes as a whole (run_history removes old runs through this).
+        with self.index_connection() as conn:
+            self.delete_events_for_run(conn, run_id)
+        if self.supports_global_concurrency_limits:
+            self.free_concurrency_slots_for_run(run_id)
+        with self._db_lock, self._engines_lock:
+            engine = self._engines.pop(run_id, None)
+            if engine is not None:
+                engine.dispose()
+            self._initialized_dbs.discard(run_id)
+            path = self.path_for_shard(run_id)
+            for leftover in (path, f"{path}-wal", f"{path}-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(leftover)
 
     def wipe(self) -> None:
         # the files are deleted: no open connection may keep them alive

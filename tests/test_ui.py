@@ -16,9 +16,15 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+from dagster import DagsterRunStatus
+from dagster._core.test_utils import create_run_for_test
+
+from dagster_project.build import prepare_instance
 from tests.conftest import ACCEPTANCE_CASE, KPI, PROJECT_ROOT, run_kpi
 from tests.marts_expected import relation_differences
 from tests.test_build_guard import writer_slot_step
+from tests.test_run_history import age_runs
 
 REPOSITORY_QUERY = """
 { repositoriesOrError { ... on RepositoryConnection { nodes { name location { name } } } } }
@@ -94,13 +100,23 @@ def _served_asset_nodes(command: list[str], cwd: Path, env: dict[str, str]) -> l
     return nodes
 
 
-def test_ui_shows_lineage_and_checks(tmp_path: Path) -> None:
+def test_ui_shows_lineage_and_checks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
     env = {
         **os.environ,
         "KPI_RAW_DIR": str(ACCEPTANCE_CASE / "raw"),
-        "KPI_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
+        "KPI_WAREHOUSE": str(warehouse),
     }
+    # a build of long ago in the history: `kpi ui` removes it as it starts (run_history)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))  # restored after; prepare_instance sets it
+    with prepare_instance(warehouse) as instance:
+        old = create_run_for_test(instance, status=DagsterRunStatus.SUCCESS).run_id
+    age_runs(warehouse, days=91)
+
     nodes = _served_asset_nodes([KPI, "ui"], PROJECT_ROOT, env)
+
+    with prepare_instance(warehouse) as instance:
+        assert instance.get_run_by_id(old) is None
     by_key = {"/".join(node["assetKey"]["path"]): node for node in nodes}
     staging = next(key for key in by_key if key.endswith("stg_kpi_tool__worklog_revisions"))
     assert {"path": ["raw", "worklog"]} in by_key[staging]["dependencyKeys"]
