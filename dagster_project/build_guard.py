@@ -195,9 +195,7 @@ def process_alive(pid: int, started_by: float) -> bool:
     if started is not None:
         # clock ticks round the start down; a second of slack for the rounding and the clock
         return started <= started_by + 1.0
-    if Path("/proc/self/stat").exists():  # Linux, and the process has no entry: it ended
-        return False
-    try:  # elsewhere no start time to compare: alive when it answers
+    try:  # no start time to compare (not Linux, or no entry: ended): alive when it answers
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
@@ -215,7 +213,10 @@ def _process_start_time(pid: int) -> float | None:
         return None
     if not boot:
         return None
-    # the command name, in parentheses, may hold spaces: fields are counted after it
-    fields = stat[stat.rindex(")") + 2 :].split()
-    start_ticks = int(fields[19])  # field 22 of proc(5), the third after the name being 0
-    return int(boot[0].split()[1]) + start_ticks / os.sysconf("SC_CLK_TCK")
+    try:
+        # the command name, in parentheses, may hold spaces: fields are counted after it
+        fields = stat[stat.rindex(")") + 2 :].split()
+        start_ticks = int(fields[19])  # field 22 of proc(5), the third after the name being 0
+        return int(boot[0].split()[1]) + start_ticks / os.sysconf("SC_CLK_TCK")
+    except (ValueError, IndexError):  # a format this code does not know: no start time
+        return None
