@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from dagster import DagsterInstance
+    from dagster import DagsterInstance, DagsterRun
 
 # The tag of every run `kpi build` starts: the builds whose lock tells whether they still run.
 # Runs launched from the Dagster UI carry none; their process tells (run_process_gone).
@@ -120,38 +120,14 @@ def settle_abandoned_runs(instance: DagsterInstance) -> list[str]:
         )
     )
     storage = instance.event_log_storage
-    for run in in_progress:
-        # without the lock (no flock on this system) a build cannot know the others ended
-        if not _can_lock():
+    # without the lock (no flock on this system) a build cannot know the others ended
+    for run in in_progress if _can_lock() else []:
+        abandoned = _abandonment(instance, run)
+        if abandoned is None:
             continue
-        if BUILD_TAG not in run.tags:
-            gone = run_process_gone(instance, run.run_id)
-            if gone is None:
-                continue
-            instance.report_run_failed(
-                run,
-                message=(
-                    f"The process that ran this (pid {gone}) is gone (killed, out of memory or "
-                    "the machine restarted); a later build marked it failed."
-                ),
-            )
-            notes.append(
-                f"run {run.run_id} ({run.job_name}, not a run of `kpi build`) stopped "
-                f"unfinished, its process (pid {gone}) gone: marked failed; this build rebuilds "
-                "what it left"
-            )
-            continue
-        instance.report_run_failed(
-            run,
-            message=(
-                f"The build that ran this ({run.tags[BUILD_TAG]}) stopped before it finished "
-                "(killed, out of memory or the machine stopped); a later build marked it failed."
-            ),
-        )
-        notes.append(
-            f"run {run.run_id} of an earlier build ({run.tags[BUILD_TAG]}) stopped unfinished: "
-            "marked failed; this build rebuilds what it left"
-        )
+        message, note = abandoned
+        instance.report_run_failed(run, message=message)
+        notes.append(note)
     if not storage.supports_global_concurrency_limits:
         return notes
     for run_id in sorted(storage.get_concurrency_run_ids()):
@@ -165,6 +141,29 @@ def settle_abandoned_runs(instance: DagsterInstance) -> list[str]:
                 "any more, terminate it in `kpi ui`, Runs)"
             )
     return notes
+
+
+def _abandonment(instance: DagsterInstance, run: DagsterRun) -> tuple[str, str] | None:
+    """For an unfinished run nothing runs any more: the run log's message and the terminal's
+    note. None for a run that may still run."""
+    if BUILD_TAG in run.tags:
+        # the caller holds the lock: the build that ran this has ended
+        build = run.tags[BUILD_TAG]
+        return (
+            f"The build that ran this ({build}) stopped before it finished (killed, out of "
+            "memory or the machine stopped); a later build marked it failed.",
+            f"run {run.run_id} of an earlier build ({build}) stopped unfinished: marked failed; "
+            "this build rebuilds what it left",
+        )
+    gone = run_process_gone(instance, run.run_id)
+    if gone is None:
+        return None
+    return (
+        f"The process that ran this (pid {gone}) is gone (killed, out of memory or the machine "
+        "restarted); a later build marked it failed.",
+        f"run {run.run_id} ({run.job_name}, not a run of `kpi build`) stopped unfinished, its "
+        f"process (pid {gone}) gone: marked failed; this build rebuilds what it left",
+    )
 
 
 def run_process_gone(instance: DagsterInstance, run_id: str) -> int | None:
