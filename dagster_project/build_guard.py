@@ -107,18 +107,8 @@ def settle_abandoned_runs(instance: DagsterInstance) -> list[str]:
     """Mark failed the unfinished runs of earlier builds and free the concurrency slots of
     finished runs; the caller holds the build lock. Returns a line for the person at the
     terminal about each run settled, and each run of the UI this build will wait for."""
-    from dagster import DagsterRunStatus, RunsFilter
-
     notes: list[str] = []
-    in_progress = instance.get_runs(
-        filters=RunsFilter(
-            statuses=[
-                DagsterRunStatus.STARTING,
-                DagsterRunStatus.STARTED,
-                DagsterRunStatus.CANCELING,
-            ]
-        )
-    )
+    in_progress = runs_in_progress(instance)
     storage = instance.event_log_storage
     # without the lock (no flock on this system) a build cannot know the others ended
     for run in in_progress if _can_lock() else []:
@@ -141,6 +131,14 @@ def settle_abandoned_runs(instance: DagsterInstance) -> list[str]:
                 "any more, terminate it in `kpi ui`, Runs)"
             )
     return notes
+
+
+def runs_in_progress(instance: DagsterInstance) -> list[DagsterRun]:
+    """The runs of the instance that have started and not finished."""
+    from dagster import DagsterRunStatus, RunsFilter
+
+    statuses = [DagsterRunStatus.STARTING, DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
+    return list(instance.get_runs(filters=RunsFilter(statuses=statuses)))
 
 
 def _abandonment(instance: DagsterInstance, run: DagsterRun) -> tuple[str, str] | None:

@@ -439,6 +439,61 @@ def _only_readme(folder: Path) -> bool:
     return [p.name for p in folder.iterdir()] == ["README.md"]
 
 
+def _size(bytes_count: int) -> str:
+    return (
+        f"{bytes_count / 1024**3:.2f} GB"
+        if bytes_count >= 1024**3
+        else (f"{bytes_count / 1024**2:.1f} MB")
+    )
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from dagster_project.backup import BackupError, back_up
+
+    _, warehouse_file = settings.use_paths(None, args.warehouse)
+    destination = args.to or warehouse_file.parent / "backups"
+    print(f"Backing up {warehouse_file} to {destination}", file=sys.stderr)
+    try:
+        result = back_up(warehouse_file, destination)
+    except (BackupError, build_guard.BuildInProgress) as problem:
+        print(f"Backup not made: {problem}", file=sys.stderr)
+        return 1
+    holds = (
+        f"{result.loaded_files} exports loaded, the last at {result.last_loaded_at}"
+        if result.last_loaded_at
+        else "no exports loaded yet"
+    )
+    print(
+        f"Backup made: {result.folder} ({_size(result.bytes_copied)} in {result.seconds:.1f} s; "
+        f"{holds}). Restore it with: kpi restore {result.folder}",
+        file=sys.stderr,
+    )
+    print(result.folder)
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from dagster_project.backup import BackupError, restore
+
+    _, warehouse_file = settings.use_paths(None, args.warehouse)
+    print(f"Restoring {warehouse_file} from {args.backup}", file=sys.stderr)
+    try:
+        result = restore(args.backup, warehouse_file)
+    except (BackupError, build_guard.BuildInProgress) as problem:
+        print(f"Restore not made: {problem}", file=sys.stderr)
+        return 1
+    for note in result.settled_runs:
+        print(note, file=sys.stderr)
+    print(
+        f"Restored {warehouse_file} as it was at {result.created_at} "
+        f"({_size(result.bytes_restored)} in {result.seconds:.1f} s) and published the "
+        f"analysts' snapshot from it ({len(result.snapshot_rows)} marts). The next `kpi build` "
+        "loads the exports delivered since the backup and rebuilds the months they touch.",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     from dagster_project.build import prepare_instance
 
@@ -595,6 +650,33 @@ def make_parser() -> argparse.ArgumentParser:
     )
     _add_path_options(docs, raw=False)
     docs.set_defaults(handler=cmd_docs)
+
+    backup = commands.add_parser(
+        "backup",
+        help="copy the warehouse (and its pseudonym key) into a new folder, checksummed",
+        description="Copy the warehouse whole, while no build or run writes it, into a new "
+        "folder <warehouse>-<date>-<time> under --to, with backup.json listing each file's size "
+        "and SHA-256. Keep backups on another disk than the warehouse.",
+    )
+    backup.add_argument(
+        "--to",
+        type=Path,
+        default=None,
+        help="folder to put the backup in (default: backups/ beside the warehouse)",
+    )
+    _add_path_options(backup, raw=False)
+    backup.set_defaults(handler=cmd_backup)
+
+    restore = commands.add_parser(
+        "restore",
+        help="replace the warehouse with a backup and republish the analysts' snapshot",
+        description="Check every file of a backup made by `kpi backup` against its list, "
+        "replace the warehouse with it, and publish the analysts' snapshot from it. The next "
+        "`kpi build` loads the exports delivered since the backup.",
+    )
+    restore.add_argument("backup", type=Path, help="the backup's folder (printed by kpi backup)")
+    _add_path_options(restore, raw=False)
+    restore.set_defaults(handler=cmd_restore)
 
     ui = commands.add_parser(
         "ui",

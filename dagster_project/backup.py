@@ -1,0 +1,339 @@
+"""A copy of a warehouse to keep, and putting one back: `kpi backup`, `kpi restore`.
+
+What a warehouse holds cannot all be rebuilt from the landing zone: exports are corrected and
+replaced there, old ones cleared away, while the warehouse keeps every delivery it loaded, the
+rows it quarantined and the months still queued (the `audit` schema). A backup is therefore the
+warehouse file itself, taken whole while nothing writes it, with the pseudonym key the analysts'
+snapshot is published with (without it the same person would get another key in every later
+snapshot). The snapshot, the run history, the logs and the caches beside the warehouse are made
+again from it and are not kept.
+
+A backup is a folder: the files, and `backup.json` naming each with its size and SHA-256, written
+last, so a folder without it is no backup (an interrupted one is left as `.<name>.partial`).
+A restore checks every file against that list before it replaces anything, then publishes the
+analysts' snapshot afresh: the one in place shows the warehouse as it was before the restore.
+The next `kpi build` loads again the exports delivered since the backup (the restored ledger
+has not seen them) and rebuilds the months they touch.
+
+Both take the build lock, and neither starts while a run of the warehouse is in progress (from
+the UI, a schedule or the sensor): the copy must not see half a run, and a restore must not
+replace the file under one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from dagster_project import build_guard, disk_space, settings
+
+MANIFEST_NAME = "backup.json"
+MANIFEST_FORMAT = 1
+PSEUDONYM_KEY_NAME = "pseudonym.key"
+_COPY_CHUNK_BYTES = 16 * 1024**2
+
+
+class BackupError(RuntimeError):
+    """A backup or restore that cannot go on; the message says why and what is unchanged."""
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    folder: Path
+    bytes_copied: int
+    seconds: float
+    # what the backup holds, for the person who will restore it
+    loaded_files: int
+    last_loaded_at: str | None
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    created_at: str
+    bytes_restored: int
+    seconds: float
+    snapshot_rows: dict[str, int]
+    settled_runs: list[str]
+
+
+def wal_path(database: Path) -> Path:
+    """DuckDB's write-ahead log of a database file: the file's name with `.wal`."""
+    return database.with_name(database.name + ".wal")
+
+
+def _copy_hashing(source: Path, target: Path) -> tuple[int, str]:
+    """Copy `source` to a new file `target`, synced to the disk; its size and SHA-256."""
+    digest = hashlib.sha256()
+    size = 0
+    with source.open("rb") as reader, target.open("xb") as writer:
+        while chunk := reader.read(_COPY_CHUNK_BYTES):
+            digest.update(chunk)
+            writer.write(chunk)
+            size += len(chunk)
+        writer.flush()
+        os.fsync(writer.fileno())
+    return size, digest.hexdigest()
+
+
+def _check_room(folder: Path, needed: int, what: str) -> None:
+    free = disk_space.free_bytes(folder)
+    if free < needed:
+        raise BackupError(
+            f"{what} needs {needed / 1024**3:.2f} GB on the disk holding {folder}, which has "
+            f"{free / 1024**3:.2f} GB free: nothing was written"
+        )
+
+
+def _runs_in_progress_refused(warehouse: Path, doing: str) -> list[str]:
+    """Settle the runs of the warehouse whose process is gone (the caller holds the build lock)
+    and raise BackupError if any other run is in progress; the notes of the runs settled."""
+    from dagster_project.build import prepare_instance
+
+    instance = prepare_instance(warehouse)
+    try:
+        notes = build_guard.settle_abandoned_runs(instance)
+        running = build_guard.runs_in_progress(instance)
+        if running:
+            names = ", ".join(
+                f"{run.run_id} ({run.job_name}, {run.status.value})" for run in running
+            )
+            raise BackupError(
+                f"run {names} of {warehouse} is in progress: {doing} when it has finished "
+                "(see `kpi ui`, Runs)"
+            )
+    finally:
+        instance.dispose()
+    return notes
+
+
+def _open_for_writing(warehouse: Path) -> duckdb.DuckDBPyConnection:
+    """The warehouse opened for writing, which keeps every other process out of it; a process
+    that has it open already is named (DuckDB's message gives its pid)."""
+    try:
+        return duckdb.connect(
+            str(warehouse), config=settings.duckdb_config(settings.spill_dir_for(warehouse))
+        )
+    except duckdb.IOException as error:
+        if "Could not set lock" not in str(error):
+            raise
+        raise BackupError(
+            f"{warehouse} is open in another process, which must close it first ({error})"
+        ) from error
+
+
+def _loaded_files(con: duckdb.DuckDBPyConnection) -> tuple[int, str | None]:
+    """How many exports the warehouse has loaded, and when it loaded the last."""
+    has_ledger = con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'audit' and table_name = 'ingestion_ledger'"
+    ).fetchone()
+    if not has_ledger or not has_ledger[0]:
+        return 0, None
+    count, last = con.execute(
+        "select count(*) filter (where status = 'loaded'), max(loaded_at) "
+        "from audit.ingestion_ledger"
+    ).fetchone() or (0, None)
+    return int(count), None if last is None else f"{last:%Y-%m-%d %H:%M:%S}"
+
+
+def _check_readable(database: Path) -> None:
+    """Open the copy as DuckDB would: a file that does not open is no backup."""
+    try:
+        with duckdb.connect(str(database), read_only=True) as con:
+            con.execute("select count(*) from information_schema.tables").fetchone()
+    except duckdb.Error as error:
+        raise BackupError(f"{database} does not open as a DuckDB database: {error}") from error
+
+
+def back_up(warehouse: Path, destination: Path) -> BackupResult:
+    """Copy the warehouse (and its pseudonym key) into a new folder under `destination`."""
+    warehouse = warehouse.resolve()
+    if not warehouse.is_file():
+        raise BackupError(f"no warehouse at {warehouse}: nothing to back up")
+    started = time.monotonic()
+    created = datetime.now().astimezone()
+    name = f"{warehouse.stem}-{created:%Y%m%d-%H%M%S}"
+    folder = destination.resolve() / name
+    partial = folder.with_name(f".{name}.partial")
+    with build_guard.exclusive_build(warehouse):
+        _runs_in_progress_refused(warehouse, "back up")
+        # Open for writing, so no other process can, and checkpointed, so the file alone holds
+        # every commit; it stays open until the copy is made.
+        with _open_for_writing(warehouse) as con:
+            con.execute("force checkpoint")
+            loaded_files, last_loaded_at = _loaded_files(con)
+            sources = [warehouse]
+            wal = wal_path(warehouse)
+            if wal.is_file() and wal.stat().st_size > 0:
+                sources.append(wal)  # a checkpoint that left a log: it is part of the state
+            key_file = warehouse.parent / PSEUDONYM_KEY_NAME
+            if key_file.is_file():
+                sources.append(key_file)
+            needed = sum(path.stat().st_size for path in sources)
+            partial.parent.mkdir(parents=True, exist_ok=True)
+            _check_room(partial.parent, needed, "the backup")
+            shutil.rmtree(partial, ignore_errors=True)
+            partial.mkdir()
+            files: list[dict[str, Any]] = []
+            try:
+                for source in sources:
+                    size, sha256 = _copy_hashing(source, partial / source.name)
+                    files.append({"name": source.name, "bytes": size, "sha256": sha256})
+            except OSError as error:
+                shutil.rmtree(partial, ignore_errors=True)
+                raise _write_failed(error, partial.parent, "the backup") from error
+    _check_readable(partial / warehouse.name)
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "created_at": created.isoformat(timespec="seconds"),
+        "warehouse": str(warehouse),
+        "warehouse_file": warehouse.name,
+        "duckdb_version": duckdb.__version__,
+        "loaded_files": loaded_files,
+        "last_loaded_at": last_loaded_at,
+        "files": files,
+    }
+    manifest_file = partial / MANIFEST_NAME
+    manifest_file.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    with manifest_file.open("rb") as written:
+        os.fsync(written.fileno())
+    os.replace(partial, folder)
+    return BackupResult(
+        folder=folder,
+        bytes_copied=sum(entry["bytes"] for entry in files),
+        seconds=time.monotonic() - started,
+        loaded_files=loaded_files,
+        last_loaded_at=last_loaded_at,
+    )
+
+
+def _write_failed(error: OSError, folder: Path, what: str) -> BackupError:
+    full = disk_space.full_disk([disk_space.error_text(error)], folder)
+    reason = full or f"{error.__class__.__name__}: {error}"
+    return BackupError(f"{what} stopped: {reason}; its partial copy was removed")
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    """The backup's list of files, checked for what a restore needs."""
+    manifest_file = folder / MANIFEST_NAME
+    try:
+        manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        held = sorted(path.parent.name for path in folder.glob(f"*/{MANIFEST_NAME}"))
+        inside = (
+            f"; it holds {len(held)} backup(s), the latest {held[-1]}"
+            if held
+            else " (a backup stopped before it finished is left as a .partial folder)"
+        )
+        raise BackupError(
+            f"{folder} is not a backup made by `kpi backup`: it has no {MANIFEST_NAME}{inside}"
+        ) from None
+    except (OSError, ValueError) as error:
+        raise BackupError(f"{manifest_file} cannot be read: {error}") from error
+    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
+        raise BackupError(
+            f"{manifest_file}: not a backup list of format {MANIFEST_FORMAT} (this version of "
+            "the warehouse cannot restore it)"
+        )
+    for entry in manifest.get("files", []):
+        path = folder / entry["name"]
+        if not path.is_file():
+            raise BackupError(f"{path} is missing: the backup is incomplete; nothing was changed")
+    return manifest
+
+
+def restore(folder: Path, warehouse: Path) -> RestoreResult:
+    """Replace the warehouse with the backup in `folder`, then publish the analysts' snapshot
+    from it. Every file is checked against the backup's list before the warehouse is touched."""
+    from dagster_project import snapshot
+
+    started = time.monotonic()
+    folder = folder.resolve()
+    warehouse = warehouse.resolve()
+    manifest = read_manifest(folder)
+    if manifest["warehouse_file"] != warehouse.name:
+        # dbt-duckdb's views name the tables they read with the database's file name
+        raise BackupError(
+            f"the backup is of a warehouse file named {manifest['warehouse_file']}: restore it "
+            f"to a file of that name (--warehouse {warehouse.parent / manifest['warehouse_file']})"
+        )
+    entries = {entry["name"]: entry for entry in manifest["files"]}
+    database_entry = entries[manifest["warehouse_file"]]
+    staged = warehouse.with_name(warehouse.name + ".restoring")
+    staged_wal = wal_path(staged)
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    with build_guard.exclusive_build(warehouse):
+        settled = _runs_in_progress_refused(warehouse, "restore")
+        needed = sum(entry["bytes"] for entry in entries.values())
+        _check_room(warehouse.parent, needed, "the restore")
+        staged_copies = {manifest["warehouse_file"]: staged, wal_path(warehouse).name: staged_wal}
+        for path in staged_copies.values():
+            path.unlink(missing_ok=True)
+        try:
+            for name, target in staged_copies.items():
+                if name not in entries:
+                    continue
+                size, sha256 = _copy_hashing(folder / name, target)
+                expected = entries[name]
+                if (size, sha256) != (expected["bytes"], expected["sha256"]):
+                    raise BackupError(
+                        f"{folder / name} is damaged: {size} bytes with SHA-256 {sha256[:12]}…, "
+                        f"the backup listed {expected['bytes']} bytes with "
+                        f"{expected['sha256'][:12]}…; the warehouse was not changed"
+                    )
+            _check_readable(staged)
+        except BaseException as error:
+            for path in staged_copies.values():
+                path.unlink(missing_ok=True)
+            if isinstance(error, OSError):
+                raise _write_failed(error, warehouse.parent, "the restore") from error
+            raise
+        if warehouse.exists():
+            try:
+                _open_for_writing(warehouse).close()
+            except duckdb.Error:
+                pass  # a damaged warehouse, the reason for many a restore: it is replaced
+            except BackupError:
+                for path in staged_copies.values():
+                    path.unlink(missing_ok=True)
+                raise
+        # The log of the warehouse being replaced would be replayed onto the backup's file.
+        wal_path(warehouse).unlink(missing_ok=True)
+        os.replace(staged, warehouse)
+        if staged_wal.exists():
+            os.replace(staged_wal, wal_path(warehouse))
+        if PSEUDONYM_KEY_NAME in entries:
+            key_file = warehouse.parent / PSEUDONYM_KEY_NAME
+            staged_key = key_file.with_name(key_file.name + ".restoring")
+            staged_key.unlink(missing_ok=True)
+            size, sha256 = _copy_hashing(folder / PSEUDONYM_KEY_NAME, staged_key)
+            if sha256 != entries[PSEUDONYM_KEY_NAME]["sha256"]:
+                staged_key.unlink()
+                raise BackupError(
+                    f"{folder / PSEUDONYM_KEY_NAME} is damaged; the warehouse was restored, the "
+                    f"pseudonym key in {key_file.parent} was kept"
+                )
+            staged_key.chmod(0o600)
+            os.replace(staged_key, key_file)
+        # The snapshot in place shows the warehouse as it was before: everything is published
+        # again. Queued first, so that a publish stopped here is finished by the next build.
+        with duckdb.connect(str(warehouse)) as con:
+            snapshot.queue_snapshot_months(con, None)
+            con.execute("checkpoint")
+        rows = snapshot.publish_snapshot(warehouse)
+    return RestoreResult(
+        created_at=str(manifest.get("created_at")),
+        bytes_restored=database_entry["bytes"],
+        seconds=time.monotonic() - started,
+        snapshot_rows=rows,
+        settled_runs=settled,
+    )
