@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dagster import DagsterRunStatus
+from dagster import DagsterEvent, DagsterEventType, DagsterRunStatus
 from dagster._core.test_utils import create_run_for_test
 
 from dagster_project.build import prepare_instance
@@ -167,3 +167,48 @@ def test_a_ui_run_whose_process_died_does_not_stop_the_next_build(
     assert "its process (pid " in build.stderr
     assert writer_slot_step(warehouse) is None
     assert relation_differences(warehouse, acceptance_warehouse, "marts") == {}
+
+
+def test_a_ui_run_that_never_started_is_failed_by_the_ui(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run whose launch died before its process started (the UI stopped as it launched it)
+    announced no process for a build to check: it stayed STARTING, and the UI's queue of one run
+    at a time waited for it for ever. The UI's daemon fails it (dagster.yaml, run_monitoring)."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    env = {
+        **os.environ,
+        "KPI_RAW_DIR": str(ACCEPTANCE_CASE / "raw"),
+        "KPI_WAREHOUSE": str(warehouse),
+    }
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))  # restored after; prepare_instance sets it
+    with prepare_instance(warehouse) as instance:
+        stuck = create_run_for_test(
+            instance, job_name="build_warehouse", status=DagsterRunStatus.STARTING
+        ).run_id
+        launched_at = time.time() - 3600
+        instance.report_dagster_event(
+            DagsterEvent(DagsterEventType.RUN_STARTING.value, job_name="build_warehouse"),
+            stuck,
+            timestamp=launched_at,
+        )
+        cancelling = create_run_for_test(
+            instance, job_name="build_warehouse", status=DagsterRunStatus.CANCELING
+        ).run_id
+        instance.report_dagster_event(
+            DagsterEvent(DagsterEventType.RUN_CANCELING.value, job_name="build_warehouse"),
+            cancelling,
+            timestamp=launched_at,
+        )
+
+    statuses: dict[str, DagsterRunStatus] = {}
+    with _serving([KPI, "ui"], PROJECT_ROOT, env), prepare_instance(warehouse) as instance:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            statuses = {
+                run_id: instance.get_run_by_id(run_id).status for run_id in (stuck, cancelling)
+            }
+            if statuses == {stuck: DagsterRunStatus.FAILURE, cancelling: DagsterRunStatus.CANCELED}:
+                break
+            time.sleep(2)
+    assert statuses == {stuck: DagsterRunStatus.FAILURE, cancelling: DagsterRunStatus.CANCELED}
