@@ -22,6 +22,7 @@ replace the file under one.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -288,7 +289,13 @@ def restore(folder: Path, warehouse: Path) -> RestoreResult:
         settled = _runs_in_progress_refused(warehouse, "restore")
         needed = sum(entry["bytes"] for entry in entries.values())
         _check_room(warehouse.parent, needed, "the restore")
-        staged_copies = {manifest["warehouse_file"]: staged, wal_path(warehouse).name: staged_wal}
+        key_file = warehouse.parent / PSEUDONYM_KEY_NAME
+        staged_key = key_file.with_name(key_file.name + ".restoring")
+        staged_copies = {
+            manifest["warehouse_file"]: staged,
+            wal_path(warehouse).name: staged_wal,
+            PSEUDONYM_KEY_NAME: staged_key,
+        }
         for path in staged_copies.values():
             path.unlink(missing_ok=True)
         try:
@@ -304,44 +311,28 @@ def restore(folder: Path, warehouse: Path) -> RestoreResult:
                         f"{expected['sha256'][:12]}…; the warehouse was not changed"
                     )
             _check_readable(staged)
+            if warehouse.exists():
+                # a damaged warehouse, the reason for many a restore, is replaced all the same
+                with contextlib.suppress(duckdb.Error):
+                    _open_for_writing(warehouse).close()
         except BaseException as error:
             for path in staged_copies.values():
                 path.unlink(missing_ok=True)
             if isinstance(error, OSError):
                 raise _write_failed(error, warehouse.parent, "the restore") from error
             raise
-        if warehouse.exists():
-            try:
-                _open_for_writing(warehouse).close()
-            except duckdb.Error:
-                pass  # a damaged warehouse, the reason for many a restore: it is replaced
-            except BackupError:
-                for path in staged_copies.values():
-                    path.unlink(missing_ok=True)
-                raise
+        # The snapshot in place shows the warehouse being replaced: without its settings file
+        # the next publish, this one or the next build's if this one is stopped, publishes
+        # everything instead of the months queued in the backup.
+        snapshot.snapshot_paths(warehouse).settings.unlink(missing_ok=True)
         # The log of the warehouse being replaced would be replayed onto the backup's file.
         wal_path(warehouse).unlink(missing_ok=True)
         os.replace(staged, warehouse)
         if staged_wal.exists():
             os.replace(staged_wal, wal_path(warehouse))
-        if PSEUDONYM_KEY_NAME in entries:
-            key_file = warehouse.parent / PSEUDONYM_KEY_NAME
-            staged_key = key_file.with_name(key_file.name + ".restoring")
-            staged_key.unlink(missing_ok=True)
-            size, sha256 = _copy_hashing(folder / PSEUDONYM_KEY_NAME, staged_key)
-            if sha256 != entries[PSEUDONYM_KEY_NAME]["sha256"]:
-                staged_key.unlink()
-                raise BackupError(
-                    f"{folder / PSEUDONYM_KEY_NAME} is damaged; the warehouse was restored, the "
-                    f"pseudonym key in {key_file.parent} was kept"
-                )
+        if staged_key.exists():
             staged_key.chmod(0o600)
             os.replace(staged_key, key_file)
-        # The snapshot in place shows the warehouse as it was before: everything is published
-        # again. Queued first, so that a publish stopped here is finished by the next build.
-        with duckdb.connect(str(warehouse)) as con:
-            snapshot.queue_snapshot_months(con, None)
-            con.execute("checkpoint")
         rows = snapshot.publish_snapshot(warehouse)
     return RestoreResult(
         created_at=str(manifest.get("created_at")),

@@ -16,7 +16,8 @@ from dagster import DagsterRunStatus
 from dagster._core.events import EngineEventData
 from dagster._core.test_utils import create_run_for_test
 
-from dagster_project.backup import wal_path
+from dagster_project import snapshot
+from dagster_project.backup import restore, wal_path
 from dagster_project.build import prepare_instance
 from dagster_project.snapshot import snapshot_paths
 from tests.conftest import ACCEPTANCE_CASE, run_kpi
@@ -170,3 +171,28 @@ def test_neither_starts_while_a_run_of_the_warehouse_is_in_progress(
         assert f"{doing} when it has finished" in result.stderr
     assert not (tmp_path / "backups").exists() or not any((tmp_path / "backups").iterdir())
     assert _sha256(warehouse) == before
+
+
+def test_a_restore_stopped_before_its_publish_leaves_the_next_build_to_publish_everything(
+    history: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The snapshot in place shows the warehouse a restore replaced: were the next build to
+    publish only the months it rebuilds onto it, the others would stay those of that warehouse."""
+    warehouse = _copy_of_warehouse(history, tmp_path)
+    raw = tmp_path / "raw"  # the landing zone as it was at the backup: nothing for a build to load
+    shutil.copytree(history["raw"], raw)
+    (raw / LATER_FILE).unlink()
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))  # restore's prepare_instance sets it
+
+    def stopped(_warehouse: Path) -> dict[str, int]:
+        raise RuntimeError("stopped before the publish")
+
+    monkeypatch.setattr(snapshot, "publish_snapshot", stopped)
+    with pytest.raises(RuntimeError, match="stopped before the publish"):
+        restore(history["backup"], warehouse)
+    monkeypatch.undo()
+
+    _kpi("build", "--raw", str(raw), "--warehouse", str(warehouse))
+
+    at_backup = snapshot_paths(history["at_backup"]).database
+    assert relation_differences(at_backup, snapshot_paths(warehouse).database, "main") == {}
