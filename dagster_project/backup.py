@@ -54,6 +54,8 @@ class BackupResult:
     # what the backup holds, for the person who will restore it
     loaded_files: int
     last_loaded_at: str | None
+    # older backups of the same warehouse removed to keep the number asked for
+    removed: list[Path]
 
 
 @dataclass(frozen=True)
@@ -162,8 +164,11 @@ def _check_readable(database: Path) -> None:
         raise BackupError(f"{database} does not open as a DuckDB database: {error}") from error
 
 
-def back_up(warehouse: Path, destination: Path) -> BackupResult:
-    """Copy the warehouse (and its pseudonym key) into a new folder under `destination`."""
+def back_up(warehouse: Path, destination: Path, keep: int | None = None) -> BackupResult:
+    """Copy the warehouse (and its pseudonym key) into a new folder under `destination`; with
+    `keep`, then remove the oldest backups of this warehouse there beyond that many."""
+    if keep is not None and keep < 1:
+        raise BackupError(f"--keep {keep}: keep at least the backup being made (1 or more)")
     warehouse = warehouse.resolve()
     if not warehouse.is_file():
         raise BackupError(f"no warehouse at {warehouse}: nothing to back up")
@@ -221,13 +226,33 @@ def back_up(warehouse: Path, destination: Path) -> BackupResult:
         os.fsync(written.fileno())
     os.replace(partial, folder)
     _sync_folder(folder.parent)
+    removed = [] if keep is None else backups_of(warehouse, folder.parent)[:-keep]
+    for old in removed:
+        shutil.rmtree(old)
     return BackupResult(
         folder=folder,
         bytes_copied=sum(entry["bytes"] for entry in files),
         seconds=time.monotonic() - started,
         loaded_files=loaded_files,
         last_loaded_at=last_loaded_at,
+        removed=removed,
     )
+
+
+def backups_of(warehouse: Path, folder: Path) -> list[Path]:
+    """The complete backups of `warehouse` in `folder`, oldest first; those of other warehouses
+    kept there, and folders that are no backup, are left out."""
+    found: list[tuple[str, str, Path]] = []
+    for manifest_file in folder.glob(f"*/{MANIFEST_NAME}"):
+        try:
+            manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(manifest, dict) and manifest.get("warehouse") == str(warehouse):
+            found.append(
+                (str(manifest.get("created_at")), manifest_file.parent.name, manifest_file.parent)
+            )
+    return [path for _, _, path in sorted(found)]
 
 
 def _write_failed(error: OSError, folder: Path, what: str) -> BackupError:

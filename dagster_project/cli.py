@@ -454,7 +454,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
     destination = args.to or warehouse_file.parent / "backups"
     print(f"Backing up {warehouse_file} to {destination}", file=sys.stderr)
     try:
-        result = back_up(warehouse_file, destination)
+        result = back_up(warehouse_file, destination, args.keep)
     except (BackupError, build_guard.BuildInProgress) as problem:
         print(f"Backup not made: {problem}", file=sys.stderr)
         return 1
@@ -468,6 +468,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
         f"{holds}). Restore it with: kpi restore {result.folder}",
         file=sys.stderr,
     )
+    for old_backup in result.removed:
+        print(f"Removed an older backup (--keep {args.keep}): {old_backup}", file=sys.stderr)
     print(result.folder)
     return 0
 
@@ -663,6 +665,14 @@ def make_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help="folder to put the backup in (default: backups/ beside the warehouse)",
+    )
+    backup.add_argument(
+        "--keep",
+        type=int,
+        default=None,
+        metavar="N",
+        help="then remove the oldest backups of this warehouse in that folder beyond N "
+        "(default: remove none)",
     )
     _add_path_options(backup, raw=False)
     backup.set_defaults(handler=cmd_backup)

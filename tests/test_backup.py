@@ -196,3 +196,27 @@ def test_a_restore_stopped_before_its_publish_leaves_the_next_build_to_publish_e
 
     at_backup = snapshot_paths(history["at_backup"]).database
     assert relation_differences(at_backup, snapshot_paths(warehouse).database, "main") == {}
+
+
+def test_keep_removes_only_the_oldest_backups_of_the_same_warehouse(
+    history: dict[str, Path], tmp_path: Path
+) -> None:
+    warehouse = _copy_of_warehouse(history, tmp_path)
+    backups = tmp_path / "backups"
+    shutil.copytree(history["backup"], backups / history["backup"].name)  # another warehouse's
+    (backups / ".warehouse-20250101-000000.partial").mkdir()  # a backup stopped midway
+    made = [
+        Path(_kpi("backup", "--warehouse", str(warehouse), "--to", str(backups)).strip())
+        for _ in range(3)
+    ]
+    kept = run_kpi("backup", "--warehouse", str(warehouse), "--to", str(backups), "--keep", "2")
+
+    assert kept.returncode == 0, kept.stderr[-3000:]
+    newest = Path(kept.stdout.strip())
+    assert sorted(path.name for path in backups.iterdir()) == sorted(
+        [history["backup"].name, ".warehouse-20250101-000000.partial", made[-1].name, newest.name]
+    )
+    assert kept.stderr.count("Removed an older backup (--keep 2)") == 2
+    refused = run_kpi("backup", "--warehouse", str(warehouse), "--to", str(backups), "--keep", "0")
+    assert refused.returncode == 1
+    assert "--keep 0: keep at least the backup being made" in refused.stderr
