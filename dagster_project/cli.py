@@ -294,9 +294,11 @@ def _read_queries() -> Iterator[str]:
     """Statements typed at an interactive prompt, each ended by ';' (or a blank line); `.quit`
     (or Ctrl-D) ends the session, Ctrl-C drops the statement being typed."""
     buffer: list[str] = []
+    # prompts only for a person typing: statements piped in would get them in their output
+    prompts = ("kpi> ", "...> ") if sys.stdin.isatty() else ("", "")
     while True:
         try:
-            line = input("kpi> " if not buffer else "...> ")
+            line = input(prompts[1] if buffer else prompts[0])
         except EOFError:
             break
         except KeyboardInterrupt:
@@ -314,28 +316,65 @@ def _read_queries() -> Iterator[str]:
         yield "\n".join(buffer).strip().rstrip(";")
 
 
-def cmd_sql(args: argparse.Namespace) -> int:
+def _open_read_only(database: Path, a_build_may_hold_it: bool) -> duckdb.DuckDBPyConnection | None:
+    """A read-only connection to `database`; None, said why, when a build holds the warehouse."""
     import duckdb
 
+    try:
+        return duckdb.connect(str(database), read_only=True)
+    except duckdb.IOException as error:
+        if not a_build_may_hold_it or "Could not set lock" not in str(error):
+            raise
+        print(
+            f"Query not run: a build is writing {database} now; query again when it has "
+            f"finished ({error})",
+            file=sys.stderr,
+        )
+        return None
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
     from dagster_project.snapshot import snapshot_paths
 
     _, warehouse_file = settings.use_paths(None, args.warehouse)
-    database = snapshot_paths(warehouse_file).database
+    database = warehouse_file if args.audit else snapshot_paths(warehouse_file).database
     if not database.exists():
-        print(f"No published snapshot at {database}: run `kpi build` first.", file=sys.stderr)
+        what = "No warehouse" if args.audit else "No published snapshot"
+        print(f"{what} at {database}: run `kpi build` first.", file=sys.stderr)
         return 1
-    # The snapshot, never the warehouse: a query must not block (or see) a running build.
-    with duckdb.connect(str(database), read_only=True) as con:
+    with contextlib.ExitStack() as session:
+        if args.audit:
+            # The warehouse itself, opened for each statement and closed after it: a build
+            # cannot open the file while a query holds it, and a prompt left open would keep
+            # every build out.
+            def run(query: str) -> bool:
+                con = _open_read_only(database, a_build_may_hold_it=True)
+                if con is None:
+                    return False
+                with con:
+                    return _print_query(con, query, args.csv, args.max_rows)
+
+            opened = f"{database}, opened for each statement"
+        else:
+            # The snapshot, never the warehouse: a query must not block (or see) a build.
+            snapshot = _open_read_only(database, a_build_may_hold_it=False)
+            assert snapshot is not None  # no build writes the snapshot in place
+            session.enter_context(snapshot)
+
+            def run(query: str) -> bool:
+                return _print_query(snapshot, query, args.csv, args.max_rows)
+
+            opened = str(database)
         if args.query:
-            return 0 if _print_query(con, args.query, args.csv, args.max_rows) else 1
+            return 0 if run(args.query) else 1
         with contextlib.suppress(ImportError):
             import readline  # noqa: F401 - line editing and history at the prompt
         print(
-            f"Connected to {database} (read-only). End statements with ';', leave with .quit.",
+            f"Connected to {opened} (read-only). End statements with ';', leave with .quit.",
             file=sys.stderr,
         )
         for query in _read_queries():
-            _print_query(con, query, args.csv, args.max_rows)
+            run(query)
     return 0
 
 
@@ -621,11 +660,19 @@ def make_parser() -> argparse.ArgumentParser:
         "sql",
         help="query the published marts snapshot (read-only); no query opens a prompt",
         description="Run a query on the analysts' snapshot of the marts (marts.duckdb beside "
-        "the warehouse) and print a table or CSV. Without a query, an interactive prompt.",
+        "the warehouse) and print a table or CSV. Without a query, an interactive prompt. "
+        "With --audit, on the warehouse itself: what was loaded, what was quarantined and why.",
     )
     sql.add_argument("query", nargs="?", help='SQL, e.g. "select * from marts.agency_productivity"')
     sql.add_argument("--csv", action="store_true", help="print CSV instead of a table")
     sql.add_argument("--max-rows", type=int, default=40)
+    sql.add_argument(
+        "--audit",
+        action="store_true",
+        help="query the warehouse itself, read-only, for its audit schema (the ingestion "
+        "ledger, the quarantined rows with their raw values, the months queued): for the "
+        "person who runs it; not while a build writes it",
+    )
     _add_path_options(sql, raw=False)
     sql.set_defaults(handler=cmd_sql)
 

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
+import queue
+import shlex
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
+from typing import IO
 
 import duckdb
 import pytest
 
-from tests.conftest import ACCEPTANCE_CASE, KPI, run_kpi
+from tests.conftest import ACCEPTANCE_CASE, KPI, PROJECT_ROOT, run_kpi
 
 
 @pytest.mark.parametrize("command", ["build", "run", "generate", "sql", "extract", "docs", "ui"])
@@ -77,6 +83,93 @@ def test_sql_prompt_runs_statements_until_quit(acceptance_warehouse: Path) -> No
     assert "answer" in result.stdout and "42" in result.stdout
     assert "after quit" not in result.stdout
     assert "Query failed" not in result.stderr + result.stdout
+
+
+def _readme_command(starting: str) -> list[str]:
+    """The README's command line that starts with `starting`, as argv with the installed kpi."""
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    (line,) = [line for line in readme.splitlines() if line.startswith(starting)]
+    return [KPI, *shlex.split(line)[1:]]
+
+
+def test_the_readmes_quarantine_query_lists_the_quarantined_row(
+    acceptance_warehouse: Path,
+) -> None:
+    """The operator reads the quarantine with the README's own command (the acceptance case
+    quarantines one row: a second open assignment of KH007, raw-sources.md)."""
+    command = _readme_command(".venv/bin/kpi sql --audit ")
+    result = subprocess.run(
+        [*command, "--csv", "--warehouse", str(acceptance_warehouse)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = result.stdout.splitlines()
+    assert rows[0] == "source,path,row_number,reason_code,message"
+    assert len(rows) == 2 and rows[1].startswith("staff,staff/staff.csv,18,overlapping_assignment,")
+
+
+class _Lines:
+    """The lines a process writes to one of its pipes, read by a thread of their own, so that
+    waiting for a line that never comes fails after a while instead of hanging."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            self._lines.put(line.rstrip("\n"))
+
+    def next_line(self, timeout: float = 60) -> str:
+        return self._lines.get(timeout=timeout)
+
+    def until(self, text: str, timeout: float = 60) -> str:
+        deadline = time.monotonic() + timeout
+        while text not in (line := self._lines.get(timeout=max(deadline - time.monotonic(), 0.1))):
+            pass
+        return line
+
+
+def test_an_audit_prompt_does_not_keep_a_build_out(
+    acceptance_warehouse: Path, tmp_path: Path
+) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(acceptance_warehouse, warehouse)
+    prompt = subprocess.Popen(
+        [KPI, "sql", "--audit", "--csv", "--warehouse", str(warehouse)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert prompt.stdin and prompt.stdout and prompt.stderr
+        out, err = _Lines(prompt.stdout), _Lines(prompt.stderr)
+
+        def type_in(text: str) -> None:
+            assert prompt.stdin
+            prompt.stdin.write(text)
+            prompt.stdin.flush()
+
+        type_in("select count(*) as loaded from audit.ingestion_ledger;\n")
+        assert [out.next_line(), out.next_line()] == ["loaded", "10"]
+        # between statements the file is free: a build can open it for writing
+        with duckdb.connect(str(warehouse)) as build:
+            build.execute("create table audit.written_meanwhile as select 1 as one")
+            # a statement typed while the build writes is refused, and the prompt goes on
+            type_in("select 1 as refused;\n")
+            assert "Query not run: a build is writing" in err.until("Query not run")
+        type_in(
+            "select count(*) as tables from duckdb_tables() where schema_name = 'audit' "
+            "and table_name = 'written_meanwhile';\n.quit\n"
+        )
+        assert [out.next_line(), out.next_line()] == ["tables", "1"]
+        assert prompt.wait(timeout=60) == 0
+    finally:
+        prompt.kill()
 
 
 def test_docs_generates_one_static_page(acceptance_warehouse: Path) -> None:
