@@ -98,8 +98,8 @@ def _check_room(folder: Path, needed: int, what: str) -> None:
     free = disk_space.free_bytes(folder)
     if free < needed:
         raise BackupError(
-            f"{what} needs {needed / 1024**3:.2f} GB on the disk holding {folder}, which has "
-            f"{free / 1024**3:.2f} GB free: nothing was written"
+            f"{what} needs {disk_space.size_text(needed)} on the disk holding {folder}, which "
+            f"has {disk_space.size_text(free)} free: nothing was written"
         )
 
 
@@ -133,7 +133,7 @@ def _open_for_writing(warehouse: Path) -> duckdb.DuckDBPyConnection:
             str(warehouse), config=settings.duckdb_config(settings.spill_dir_for(warehouse))
         )
     except duckdb.IOException as error:
-        if "Could not set lock" not in str(error):
+        if not settings.held_by_another_process(error):
             raise
         raise BackupError(
             f"{warehouse} is open in another process, which must close it first ({error})"

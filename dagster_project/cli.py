@@ -323,7 +323,7 @@ def _open_read_only(database: Path, a_build_may_hold_it: bool) -> duckdb.DuckDBP
     try:
         return duckdb.connect(str(database), read_only=True)
     except duckdb.IOException as error:
-        if not a_build_may_hold_it or "Could not set lock" not in str(error):
+        if not a_build_may_hold_it or not settings.held_by_another_process(error):
             raise
         print(
             f"Query not run: a build is writing {database} now; query again when it has "
@@ -478,14 +478,6 @@ def _only_readme(folder: Path) -> bool:
     return [p.name for p in folder.iterdir()] == ["README.md"]
 
 
-def _size(bytes_count: int) -> str:
-    return (
-        f"{bytes_count / 1024**3:.2f} GB"
-        if bytes_count >= 1024**3
-        else (f"{bytes_count / 1024**2:.1f} MB")
-    )
-
-
 def cmd_backup(args: argparse.Namespace) -> int:
     from dagster_project.backup import BackupError, back_up
 
@@ -503,8 +495,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
         else "no exports loaded yet"
     )
     print(
-        f"Backup made: {result.folder} ({_size(result.bytes_copied)} in {result.seconds:.1f} s; "
-        f"{holds}). Restore it with: kpi restore {result.folder}",
+        f"Backup made: {result.folder} ({disk_space.size_text(result.bytes_copied)} in "
+        f"{result.seconds:.1f} s; {holds}). Restore it with: kpi restore {result.folder}",
         file=sys.stderr,
     )
     for old_backup in result.removed:
@@ -527,9 +519,10 @@ def cmd_restore(args: argparse.Namespace) -> int:
         print(note, file=sys.stderr)
     print(
         f"Restored {warehouse_file} as it was at {result.created_at} "
-        f"({_size(result.bytes_restored)} in {result.seconds:.1f} s) and published the "
-        f"analysts' snapshot from it ({len(result.snapshot_rows)} marts). The next `kpi build` "
-        "loads the exports delivered since the backup and rebuilds the months they touch.",
+        f"({disk_space.size_text(result.bytes_restored)} in {result.seconds:.1f} s) and "
+        f"published the analysts' snapshot from it ({len(result.snapshot_rows)} marts). The next "
+        "`kpi build` loads the exports delivered since the backup and rebuilds the months they "
+        "touch.",
         file=sys.stderr,
     )
     return 0

@@ -50,6 +50,13 @@ def free_bytes(path: Path) -> int:
     return 0
 
 
+def size_text(bytes_count: int) -> str:
+    """A size for a person: gigabytes from one on, megabytes below."""
+    if bytes_count >= 1024**3:
+        return f"{bytes_count / 1024**3:.2f} GB"
+    return f"{bytes_count / 1024**2:.1f} MB"
+
+
 def describe_free(path: Path) -> str:
     free = free_bytes(path)
     if free >= 10 * 1024**3:

@@ -86,8 +86,7 @@ def _connect_when_free(path: Path, config: dict[str, str | bool]) -> duckdb.Duck
         try:
             return duckdb.connect(str(path), config=config)
         except duckdb.IOException as error:
-            # DuckDB's words for a file another process holds (it names that process)
-            if "Could not set lock" not in str(error) or time.monotonic() > deadline:
+            if not settings.held_by_another_process(error) or time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
 

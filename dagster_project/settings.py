@@ -81,6 +81,15 @@ def duckdb_config(spill_dir: Path) -> dict[str, str | bool]:
     }
 
 
+# DuckDB's words for a database file that another process holds (its message names the process).
+DUCKDB_FILE_HELD = "Could not set lock"
+
+
+def held_by_another_process(error: BaseException) -> bool:
+    """Whether a DuckDB error says another process holds the database file."""
+    return DUCKDB_FILE_HELD in str(error)
+
+
 def spill_dir_for(warehouse: Path) -> Path:
     """Where DuckDB writes what does not fit in memory_limit, in the build and in dbt."""
     return warehouse.parent / "duckdb_tmp"

@@ -92,6 +92,15 @@ def _serving(command: list[str], cwd: Path, env: dict[str, str]) -> Iterator[int
         server.wait(timeout=30)
 
 
+def _acceptance_environment(warehouse: Path) -> dict[str, str]:
+    """The environment of a `kpi` serving the acceptance case's exports into `warehouse`."""
+    return {
+        **os.environ,
+        "KPI_RAW_DIR": str(ACCEPTANCE_CASE / "raw"),
+        "KPI_WAREHOUSE": str(warehouse),
+    }
+
+
 def _served_asset_nodes(command: list[str], cwd: Path, env: dict[str, str]) -> list[dict]:
     """The asset nodes the UI started by `command` serves."""
     with _serving(command, cwd, env) as port:
@@ -102,11 +111,7 @@ def _served_asset_nodes(command: list[str], cwd: Path, env: dict[str, str]) -> l
 
 def test_ui_shows_lineage_and_checks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     warehouse = tmp_path / "warehouse.duckdb"
-    env = {
-        **os.environ,
-        "KPI_RAW_DIR": str(ACCEPTANCE_CASE / "raw"),
-        "KPI_WAREHOUSE": str(warehouse),
-    }
+    env = _acceptance_environment(warehouse)
     # a build of long ago in the history: `kpi ui` removes it as it starts (run_history)
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))  # restored after; prepare_instance sets it
     with prepare_instance(warehouse) as instance:
@@ -146,7 +151,7 @@ def test_a_ui_run_whose_process_died_does_not_stop_the_next_build(
     """A run launched from the UI holds the writers' slot; killed with the UI (the machine
     switched off, say), it stayed started for ever and `kpi build` waited for it without end."""
     raw, warehouse = ACCEPTANCE_CASE / "raw", tmp_path / "warehouse.duckdb"
-    env = {**os.environ, "KPI_RAW_DIR": str(raw), "KPI_WAREHOUSE": str(warehouse)}
+    env = _acceptance_environment(warehouse)
     with _serving([KPI, "ui"], PROJECT_ROOT, env) as port:
         (repository,) = _graphql(port, REPOSITORY_QUERY)["data"]["repositoriesOrError"]["nodes"]
         launch = LAUNCH_BUILD % (repository["location"]["name"], repository["name"])
@@ -176,11 +181,7 @@ def test_a_ui_run_that_never_started_is_failed_by_the_ui(
     announced no process for a build to check: it stayed STARTING, and the UI's queue of one run
     at a time waited for it for ever. The UI's daemon fails it (dagster.yaml, run_monitoring)."""
     warehouse = tmp_path / "warehouse.duckdb"
-    env = {
-        **os.environ,
-        "KPI_RAW_DIR": str(ACCEPTANCE_CASE / "raw"),
-        "KPI_WAREHOUSE": str(warehouse),
-    }
+    env = _acceptance_environment(warehouse)
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))  # restored after; prepare_instance sets it
     with prepare_instance(warehouse) as instance:
         stuck = create_run_for_test(
