@@ -316,17 +316,17 @@ def _read_queries() -> Iterator[str]:
         yield "\n".join(buffer).strip().rstrip(";")
 
 
-def _open_read_only(database: Path, a_build_may_hold_it: bool) -> duckdb.DuckDBPyConnection | None:
-    """A read-only connection to `database`; None, said why, when a build holds the warehouse."""
+def _open_warehouse_read_only(warehouse: Path) -> duckdb.DuckDBPyConnection | None:
+    """A read-only connection to the warehouse; None, said why, while a build writes it."""
     import duckdb
 
     try:
-        return duckdb.connect(str(database), read_only=True)
+        return duckdb.connect(str(warehouse), read_only=True)
     except duckdb.IOException as error:
-        if not a_build_may_hold_it or not settings.held_by_another_process(error):
+        if not settings.held_by_another_process(error):
             raise
         print(
-            f"Query not run: a build is writing {database} now; query again when it has "
+            f"Query not run: a build is writing {warehouse} now; query again when it has "
             f"finished ({error})",
             file=sys.stderr,
         )
@@ -348,7 +348,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
             # cannot open the file while a query holds it, and a prompt left open would keep
             # every build out.
             def run(query: str) -> bool:
-                con = _open_read_only(database, a_build_may_hold_it=True)
+                con = _open_warehouse_read_only(database)
                 if con is None:
                     return False
                 with con:
@@ -357,9 +357,9 @@ def cmd_sql(args: argparse.Namespace) -> int:
             opened = f"{database}, opened for each statement"
         else:
             # The snapshot, never the warehouse: a query must not block (or see) a build.
-            snapshot = _open_read_only(database, a_build_may_hold_it=False)
-            assert snapshot is not None  # no build writes the snapshot in place
-            session.enter_context(snapshot)
+            import duckdb
+
+            snapshot = session.enter_context(duckdb.connect(str(database), read_only=True))
 
             def run(query: str) -> bool:
                 return _print_query(snapshot, query, args.csv, args.max_rows)
