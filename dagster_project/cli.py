@@ -7,6 +7,7 @@ import contextlib
 import gc
 import logging
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     import duckdb
 
     from dagster_project.build import BuildOutcome
+    from dagster_project.extracts.manifest import ExtractManifest
 
 EXAMPLE_QUERY = (
     "select agency_code, period_start, staff_count, round(avg_daily_hours, 2) as avg_hours, "
@@ -428,28 +430,60 @@ def cmd_run(args: argparse.Namespace) -> int:
         from dagster_project.generator import generate
 
         generate(raw_dir, progress=sys.stderr.isatty())
-    from dagster_project.snapshot import snapshot_paths
-
     status = _build(raw_dir, warehouse_file)
     if status != 0:
         return status
     try:
-        exports = _write_latest_extracts(warehouse_file)
+        extracts = _write_latest_extracts(warehouse_file)
     except OSError as error:
         if not _explain_full_disk_under_extracts(error, settings.exports_dir()):
             raise
         return 1
-    print(
-        f"\nWarehouse: {warehouse_file}\n"
-        f"Leadership workbooks: {exports}\n"
-        f"Analysts' snapshot: {snapshot_paths(warehouse_file).database}\n"
-        f'Try a query:\n  .venv/bin/kpi sql "{EXAMPLE_QUERY}"\n'
-        "Or browse the asset graph:\n  .venv/bin/kpi ui"
-    )
+    print(_run_summary(raw_dir, warehouse_file, extracts))
     return 0
 
 
-def _write_latest_extracts(warehouse_file: Path) -> Path:
+def _run_summary(raw_dir: Path, warehouse_file: Path, extracts: ExtractManifest) -> str:
+    """Where `kpi run` put what each kind of user reads, and commands that read this warehouse
+    (with --warehouse and --raw when not the default ones, so they can be pasted as printed)."""
+    from dagster_project.assets.planning import WORKBOOK_NAME
+    from dagster_project.snapshot import snapshot_paths
+
+    kpi = _shown_path(Path(sys.executable).parent / "kpi")
+    this_warehouse = _option("--warehouse", warehouse_file, settings.DEFAULT_WAREHOUSE)
+    this_raw = _option("--raw", raw_dir, settings.DEFAULT_RAW_DIR)
+    out_dir = extracts.path.parent if extracts.path else settings.exports_dir()
+    province = [extract.name for extract in extracts.files if extract.kind == "province"]
+    agencies = [extract for extract in extracts.files if extract.kind == "agency"]
+    plan_workbook = warehouse_file.parent / WORKBOOK_NAME
+    return "".join(
+        [
+            f"\nWarehouse: {warehouse_file}\n",
+            f"Leadership workbooks of {extracts.period}: {out_dir}\n",
+            f"  {', '.join(province)} (the province) and {len(agencies)} agencies' ",
+            f"({extracts.period}_<agency>.xlsx); checksums in {extracts.period}_manifest.json\n",
+            f"Planner's workbook: {plan_workbook}\n" if plan_workbook.is_file() else "",
+            f"Analysts' snapshot: {snapshot_paths(warehouse_file).database}\n",
+            f'Try a query:\n  {kpi} sql{this_warehouse} "{EXAMPLE_QUERY}"\n',
+            f"Or browse the asset graph:\n  {kpi} ui{this_raw}{this_warehouse}",
+        ]
+    )
+
+
+def _option(flag: str, path: Path, default: Path) -> str:
+    """` FLAG PATH` for a command line, or nothing when `path` is the default."""
+    return "" if path == default.resolve() else f" {flag} {shlex.quote(str(path))}"
+
+
+def _shown_path(path: Path) -> str:
+    """`path` relative to the working folder when it lies under it, as a user would type it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _write_latest_extracts(warehouse_file: Path) -> ExtractManifest:
     """The workbooks of the latest month with data, as leadership would receive them."""
     import duckdb
 
@@ -459,9 +493,7 @@ def _write_latest_extracts(warehouse_file: Path) -> Path:
         (latest,) = con.execute(
             "select max(period_start) from marts.agency_productivity where period_type = 'month'"
         ).fetchone()
-    out_dir = settings.exports_dir()
-    manifest = write_extracts(warehouse_file, latest.strftime("%Y-%m"), out_dir)
-    return manifest.path or out_dir
+    return write_extracts(warehouse_file, latest.strftime("%Y-%m"), settings.exports_dir())
 
 
 def _explain_full_disk_under_extracts(error: OSError, out_dir: Path) -> bool:

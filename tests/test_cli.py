@@ -17,6 +17,7 @@ from typing import IO
 import duckdb
 import pytest
 
+from dagster_project import cli
 from tests.conftest import ACCEPTANCE_CASE, KPI, PROJECT_ROOT, run_kpi
 
 
@@ -54,6 +55,67 @@ def test_environment_variables_choose_the_paths(tmp_path: Path) -> None:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         (staff_days,) = con.execute("select count(*) from marts.fct_staff_day").fetchone()
     assert staff_days > 0
+
+
+def test_run_says_where_each_reader_finds_the_results_and_its_commands_work(
+    tmp_path: Path,
+) -> None:
+    """`make run` is the first thing a user meets: every path it prints must exist, and the
+    commands it suggests must read the warehouse it built, pasted as printed."""
+    raw = tmp_path / "raw"
+    shutil.copytree(ACCEPTANCE_CASE / "raw", raw)
+    warehouse = tmp_path / "elsewhere" / "warehouse.duckdb"
+    exports = tmp_path / "exports"
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("KPI_")}
+    result = subprocess.run(
+        [KPI, "run", "--raw", str(raw), "--warehouse", str(warehouse)],
+        cwd=PROJECT_ROOT,
+        env={**environment, "KPI_EXPORTS_DIR": str(exports)},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+
+    def after(label: str) -> str:
+        (line,) = [line for line in lines if line.startswith(label)]
+        return line.removeprefix(label)
+
+    period, folder = after("Leadership workbooks of ").split(": ", 1)
+    assert Path(folder) == exports
+    workbooks = sorted(path.name for path in exports.glob(f"{period}_*.xlsx"))
+    listing = lines[lines.index(f"Leadership workbooks of {period}: {folder}") + 1]
+    assert listing.strip() == (
+        f"{period}_toan-tinh.xlsx (the province) and {len(workbooks) - 1} agencies' "
+        f"({period}_<agency>.xlsx); checksums in {period}_manifest.json"
+    )
+    assert len(workbooks) > 1 and (exports / f"{period}_manifest.json").is_file()
+    assert Path(after("Warehouse: ")) == warehouse.resolve()
+    assert Path(after("Planner's workbook: ")).is_file()
+    snapshot = Path(after("Analysts' snapshot: "))
+    with duckdb.connect(str(snapshot), read_only=True) as con:
+        expected = con.execute(cli.EXAMPLE_QUERY).fetchall()
+
+    query = shlex.split(lines[lines.index("Try a query:") + 1])
+    assert Path(query[0]).name == "kpi" and query[1] == "sql"
+    asked = subprocess.run(
+        [str(PROJECT_ROOT / query[0]), *query[1:], "--csv"],
+        cwd=PROJECT_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert asked.returncode == 0, asked.stderr
+    printed = [row.split(",")[:2] for row in asked.stdout.splitlines()[1:]]
+    assert expected and printed == [[code, str(start)] for code, start, *_ in expected]
+
+    ui = shlex.split(lines[lines.index("Or browse the asset graph:") + 1])
+    arguments = cli.make_parser().parse_args(ui[1:])
+    assert arguments.command == "ui"
+    assert Path(arguments.raw).resolve() == raw.resolve()
+    assert Path(arguments.warehouse).resolve() == warehouse.resolve()
 
 
 def test_sql_prints_a_query_result(acceptance_warehouse: Path) -> None:
