@@ -9,7 +9,8 @@ snapshot). The snapshot, the run history, the logs and the caches beside the war
 again from it and are not kept.
 
 A backup is a folder: the files, and `backup.json` naming each with its size and SHA-256, written
-last, so a folder without it is no backup (an interrupted one is left as `.<name>.partial`).
+last, so a folder without it is no backup (an interrupted one is left as `.<name>.partial`, and
+the next backup of the same warehouse there removes it).
 A restore checks every file against that list before it replaces anything, then publishes the
 analysts' snapshot afresh: the one in place shows the warehouse as it was before the restore.
 The next `kpi build` loads again the exports delivered since the backup (the restored ledger
@@ -40,6 +41,10 @@ from dagster_project import build_guard, disk_space, settings
 MANIFEST_NAME = "backup.json"
 MANIFEST_FORMAT = 1
 PSEUDONYM_KEY_NAME = "pseudonym.key"
+# Written first into a backup under way, naming the warehouse: a later backup of the same
+# warehouse (holding its build lock, so no backup of it is under way) removes the folders a
+# stopped one left; those of other warehouses, or without this file, are not its to remove.
+UNDER_WAY_NAME = "backing-up.json"
 
 
 class BackupError(RuntimeError):
@@ -56,6 +61,8 @@ class BackupResult:
     last_loaded_at: str | None
     # older backups of the same warehouse removed to keep the number asked for
     removed: list[Path]
+    # folders left by backups of the same warehouse that stopped before they finished
+    removed_unfinished: list[Path]
 
 
 @dataclass(frozen=True)
@@ -103,15 +110,20 @@ def _check_room(folder: Path, needed: int, what: str) -> None:
         )
 
 
-def _runs_in_progress_refused(warehouse: Path, doing: str) -> list[str]:
+def _runs_in_progress_refused(
+    warehouse: Path, doing: str, own_run_id: str | None = None
+) -> list[str]:
     """Settle the runs of the warehouse whose process is gone (the caller holds the build lock)
-    and raise BackupError if any other run is in progress; the notes of the runs settled."""
+    and raise BackupError if any other run than `own_run_id` (the Dagster run doing this) is in
+    progress; the notes of the runs settled."""
     from dagster_project.build import prepare_instance
 
     instance = prepare_instance(warehouse)
     try:
         notes = build_guard.settle_abandoned_runs(instance)
-        running = build_guard.runs_in_progress(instance)
+        running = [
+            run for run in build_guard.runs_in_progress(instance) if run.run_id != own_run_id
+        ]
         if running:
             names = ", ".join(
                 f"{run.run_id} ({run.job_name}, {run.status.value})" for run in running
@@ -164,9 +176,12 @@ def _check_readable(database: Path) -> None:
         raise BackupError(f"{database} does not open as a DuckDB database: {error}") from error
 
 
-def back_up(warehouse: Path, destination: Path, keep: int | None = None) -> BackupResult:
+def back_up(
+    warehouse: Path, destination: Path, keep: int | None = None, own_run_id: str | None = None
+) -> BackupResult:
     """Copy the warehouse (and its pseudonym key) into a new folder under `destination`; with
-    `keep`, then remove the oldest backups of this warehouse there beyond that many."""
+    `keep`, then remove the oldest backups of this warehouse there beyond that many. From a
+    Dagster run, `own_run_id` is that run, which is not one to wait for."""
     if keep is not None and keep < 1:
         raise BackupError(f"--keep {keep}: keep at least the backup being made (1 or more)")
     warehouse = warehouse.resolve()
@@ -182,8 +197,10 @@ def back_up(warehouse: Path, destination: Path, keep: int | None = None) -> Back
         folder = destination.resolve() / f"{stamp}-{taken}"
     name = folder.name
     partial = folder.with_name(f".{name}.partial")
+    # Everything under the build lock: a later backup of this warehouse removes the `.partial`
+    # folders it finds (_remove_unfinished_backups), so this one's must be finished before.
     with build_guard.exclusive_build(warehouse):
-        _runs_in_progress_refused(warehouse, "back up")
+        _runs_in_progress_refused(warehouse, "back up", own_run_id)
         # Open for writing, so no other process can, and checkpointed, so the file alone holds
         # every commit; it stays open until the copy is made.
         with _open_for_writing(warehouse) as con:
@@ -198,9 +215,12 @@ def back_up(warehouse: Path, destination: Path, keep: int | None = None) -> Back
                 sources.append(key_file)
             needed = sum(path.stat().st_size for path in sources)
             partial.parent.mkdir(parents=True, exist_ok=True)
+            removed_unfinished = _remove_unfinished_backups(warehouse, partial.parent)
             _check_room(partial.parent, needed, "the backup")
             shutil.rmtree(partial, ignore_errors=True)
             partial.mkdir()
+            under_way = partial / UNDER_WAY_NAME
+            under_way.write_text(json.dumps({"warehouse": str(warehouse)}) + "\n", "utf-8")
             files: list[dict[str, Any]] = []
             try:
                 for source in sources:
@@ -209,26 +229,26 @@ def back_up(warehouse: Path, destination: Path, keep: int | None = None) -> Back
             except OSError as error:
                 shutil.rmtree(partial, ignore_errors=True)
                 raise _write_failed(error, partial.parent, "the backup") from error
-    _check_readable(partial / warehouse.name)
-    manifest = {
-        "format": MANIFEST_FORMAT,
-        "created_at": created.isoformat(timespec="seconds"),
-        "warehouse": str(warehouse),
-        "warehouse_file": warehouse.name,
-        "duckdb_version": duckdb.__version__,
-        "loaded_files": loaded_files,
-        "last_loaded_at": last_loaded_at,
-        "files": files,
-    }
-    manifest_file = partial / MANIFEST_NAME
-    manifest_file.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    with manifest_file.open("rb") as written:
-        os.fsync(written.fileno())
-    os.replace(partial, folder)
-    _sync_folder(folder.parent)
-    removed = [] if keep is None else backups_of(warehouse, folder.parent)[:-keep]
-    for old in removed:
-        shutil.rmtree(old)
+        _check_readable(partial / warehouse.name)
+        under_way.unlink()
+        _write_manifest(
+            partial,
+            {
+                "format": MANIFEST_FORMAT,
+                "created_at": created.isoformat(timespec="seconds"),
+                "warehouse": str(warehouse),
+                "warehouse_file": warehouse.name,
+                "duckdb_version": duckdb.__version__,
+                "loaded_files": loaded_files,
+                "last_loaded_at": last_loaded_at,
+                "files": files,
+            },
+        )
+        os.replace(partial, folder)
+        _sync_folder(folder.parent)
+        removed = [] if keep is None else backups_of(warehouse, folder.parent)[:-keep]
+        for old in removed:
+            shutil.rmtree(old)
     return BackupResult(
         folder=folder,
         bytes_copied=sum(entry["bytes"] for entry in files),
@@ -236,7 +256,31 @@ def back_up(warehouse: Path, destination: Path, keep: int | None = None) -> Back
         loaded_files=loaded_files,
         last_loaded_at=last_loaded_at,
         removed=removed,
+        removed_unfinished=removed_unfinished,
     )
+
+
+def _write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
+    """The backup's list of files, written and synced last: it makes the folder a backup."""
+    manifest_file = folder / MANIFEST_NAME
+    manifest_file.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    with manifest_file.open("rb") as written:
+        os.fsync(written.fileno())
+
+
+def _remove_unfinished_backups(warehouse: Path, folder: Path) -> list[Path]:
+    """Remove the folders that backups of `warehouse` into `folder` left when they stopped
+    before they finished (killed, or the machine stopped); the caller holds the build lock."""
+    removed: list[Path] = []
+    for under_way in sorted(folder.glob(f".*.partial/{UNDER_WAY_NAME}")):
+        try:
+            named = json.loads(under_way.read_text(encoding="utf-8")).get("warehouse")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if named == str(warehouse):
+            shutil.rmtree(under_way.parent)
+            removed.append(under_way.parent)
+    return removed
 
 
 def backups_of(warehouse: Path, folder: Path) -> list[Path]:

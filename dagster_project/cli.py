@@ -514,7 +514,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
     from dagster_project.backup import BackupError, back_up
 
     _, warehouse_file = settings.use_paths(None, args.warehouse)
-    destination = args.to or warehouse_file.parent / "backups"
+    destination = args.to or settings.backups_dir(warehouse_file)
     print(f"Backing up {warehouse_file} to {destination}", file=sys.stderr)
     try:
         result = back_up(warehouse_file, destination, args.keep)
@@ -533,6 +533,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
     )
     for old_backup in result.removed:
         print(f"Removed an older backup (--keep {args.keep}): {old_backup}", file=sys.stderr)
+    for unfinished in result.removed_unfinished:
+        print(f"Removed what a stopped backup left: {unfinished}", file=sys.stderr)
     print(result.folder)
     return 0
 
@@ -736,7 +738,8 @@ def make_parser() -> argparse.ArgumentParser:
         "--to",
         type=Path,
         default=None,
-        help="folder to put the backup in (default: backups/ beside the warehouse)",
+        help="folder to put the backup in (default: $KPI_BACKUP_DIR or backups/ beside the "
+        "warehouse)",
     )
     backup.add_argument(
         "--keep",

@@ -1,9 +1,11 @@
-"""Jobs that are not asset materialisations: the leadership extracts."""
+"""Jobs that are not asset materialisations: the leadership extracts and the backups."""
 # No `from __future__ import annotations`: Dagster reads the op's type hints at runtime.
+
+from pathlib import Path
 
 from dagster import Config, Failure, OpExecutionContext, job, op
 
-from dagster_project import settings
+from dagster_project import build_guard, settings
 from dagster_project.resources import WRITER_POOL, WarehouseResource
 
 
@@ -29,3 +31,42 @@ def write_leadership_extracts(
 @job(description="Writes the leadership workbooks (one per agency, one province summary).")
 def leadership_extracts() -> None:
     write_leadership_extracts()
+
+
+class BackupConfig(Config):
+    # the folder the backups go in; none: $KPI_BACKUP_DIR, or backups/ beside the warehouse
+    to: str | None = None
+    # then remove the oldest backups of this warehouse there beyond this many; none: remove none
+    keep: int | None = 14
+
+
+# The backup takes the writer's slot, so it waits for a running build instead of failing; a
+# run still in progress that does not hold the slot (between its steps) makes it fail, naming
+# the run, as `kpi backup` does.
+@op(pool=WRITER_POOL)
+def back_up_warehouse(
+    context: OpExecutionContext, config: BackupConfig, warehouse: WarehouseResource
+) -> None:
+    from dagster_project.backup import BackupError, back_up
+
+    destination = (
+        Path(config.to).resolve() if config.to else settings.backups_dir(warehouse.warehouse_file)
+    )
+    try:
+        result = back_up(
+            warehouse.warehouse_file, destination, config.keep, own_run_id=context.run_id
+        )
+    except (BackupError, build_guard.BuildInProgress) as problem:
+        raise Failure(description=str(problem)) from problem
+    context.log.info(
+        f"Backup made: {result.folder} ({result.loaded_files} exports loaded, the last at "
+        f"{result.last_loaded_at}; {result.seconds:.1f} s). Restore it with: kpi restore "
+        f"{result.folder}"
+    )
+    for old_backup in [*result.removed, *result.removed_unfinished]:
+        context.log.info(f"Removed {old_backup}")
+
+
+@job(description="Copies the warehouse and its pseudonym key into a new, checksummed folder.")
+def backup_warehouse() -> None:
+    back_up_warehouse()

@@ -14,7 +14,7 @@ from dagster import (
     schedule,
 )
 
-from dagster_project.jobs import leadership_extracts
+from dagster_project.jobs import backup_warehouse, leadership_extracts
 
 TIMEZONE = "Asia/Ho_Chi_Minh"
 
@@ -44,6 +44,20 @@ weekly_full_refresh = ScheduleDefinition(
     default_status=DefaultScheduleStatus.STOPPED,
     run_config={"ops": {"kpi_dbt_models": {"config": {"full_refresh": True}}}},
     description="Sundays at 02:00 Vietnam time: every model rebuilt from scratch.",
+)
+
+# Before the day's build: a build that went wrong can be undone to the morning's warehouse, and
+# the exports it loaded load again at the next build. Keeps 14 backups (the job's config).
+nightly_backup = ScheduleDefinition(
+    name="nightly_backup",
+    job=backup_warehouse,
+    cron_schedule="0 5 * * *",
+    execution_timezone=TIMEZONE,
+    default_status=DefaultScheduleStatus.STOPPED,
+    description=(
+        "Every day at 05:00 Vietnam time, before the day's build: a backup of the warehouse into "
+        "$KPI_BACKUP_DIR (or backups/ beside it), keeping the 14 latest."
+    ),
 )
 
 
@@ -88,4 +102,10 @@ def quarterly_extracts(context: ScheduleEvaluationContext) -> RunRequest:
     return _extract_request(previous_quarter(context.scheduled_execution_time.date()))
 
 
-schedules = [daily_build, weekly_full_refresh, monthly_extracts, quarterly_extracts]
+schedules = [
+    daily_build,
+    weekly_full_refresh,
+    nightly_backup,
+    monthly_extracts,
+    quarterly_extracts,
+]

@@ -25,6 +25,7 @@ WAREHOUSE_ENV = "KPI_WAREHOUSE"
 DEFAULT_RAW_DIR = PROJECT_ROOT / "raw"
 DEFAULT_WAREHOUSE = PROJECT_ROOT / "data" / "warehouse.duckdb"
 EXPORTS_ENV = "KPI_EXPORTS_DIR"
+BACKUP_DIR_ENV = "KPI_BACKUP_DIR"
 DUCKDB_TEMP_DIR_ENV = "KPI_DUCKDB_TEMP_DIR"
 DUCKDB_MEMORY_LIMIT_ENV = "KPI_DUCKDB_MEMORY_LIMIT"
 # What a build rebuilds, as JSON, for dbt's macros (dbt_models/macros/incremental.sql)
@@ -47,6 +48,12 @@ def warehouse_path() -> Path:
 
 def exports_dir() -> Path:
     return Path(os.environ.get(EXPORTS_ENV) or DEFAULT_EXPORTS_DIR).resolve()
+
+
+def backups_dir(warehouse: Path) -> Path:
+    """Where backups of `warehouse` go unless told: $KPI_BACKUP_DIR, or backups/ beside it."""
+    configured = os.environ.get(BACKUP_DIR_ENV)
+    return Path(configured).resolve() if configured else warehouse.parent / "backups"
 
 
 def duckdb_memory_limit() -> str:

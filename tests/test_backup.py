@@ -16,9 +16,19 @@ from dagster import DagsterRunStatus
 from dagster._core.events import EngineEventData
 from dagster._core.test_utils import create_run_for_test
 
-from dagster_project import snapshot
-from dagster_project.backup import restore, wal_path
+from dagster_project import settings, snapshot
+from dagster_project.backup import (
+    PSEUDONYM_KEY_NAME,
+    UNDER_WAY_NAME,
+    back_up,
+    backups_of,
+    read_manifest,
+    restore,
+    wal_path,
+)
 from dagster_project.build import prepare_instance
+from dagster_project.definitions import defs
+from dagster_project.resources import WarehouseResource
 from dagster_project.snapshot import snapshot_paths
 from tests.conftest import ACCEPTANCE_CASE, run_kpi
 from tests.marts_expected import mart_differences, relation_differences, relations
@@ -220,3 +230,80 @@ def test_keep_removes_only_the_oldest_backups_of_the_same_warehouse(
     refused = run_kpi("backup", "--warehouse", str(warehouse), "--to", str(backups), "--keep", "0")
     assert refused.returncode == 1
     assert "--keep 0: keep at least the backup being made" in refused.stderr
+
+
+def test_a_backup_removes_what_a_stopped_backup_of_the_same_warehouse_left(
+    history: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warehouse = _copy_of_warehouse(history, tmp_path)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))  # prepare_instance sets it for the test
+    backups = tmp_path / "backups"
+    others = [
+        backups / ".warehouse-20250101-000000.partial",  # no word of whose it is
+        backups / ".warehouse-20250102-000000.partial",  # another warehouse's, under way
+    ]
+    for other in others:
+        other.mkdir(parents=True)
+    (others[1] / UNDER_WAY_NAME).write_text(json.dumps({"warehouse": "/srv/other.duckdb"}))
+
+    def killed(source: Path, target: Path) -> tuple[int, str]:
+        target.write_bytes(source.read_bytes()[:4096])
+        raise KeyboardInterrupt  # the process stopped midway: nothing cleans up after it
+
+    with monkeypatch.context() as stopping:
+        stopping.setattr("dagster_project.backup._copy_hashing", killed)
+        with pytest.raises(KeyboardInterrupt):
+            back_up(warehouse, backups)
+    (stopped,) = set(backups.iterdir()) - set(others)
+    assert stopped.name.endswith(".partial")
+
+    made = back_up(warehouse, backups)
+
+    assert made.removed_unfinished == [stopped]
+    assert sorted(backups.iterdir()) == sorted([*others, made.folder])
+    assert not (made.folder / UNDER_WAY_NAME).exists()
+    assert [entry["name"] for entry in read_manifest(made.folder)["files"]] == [
+        warehouse.name,
+        PSEUDONYM_KEY_NAME,
+    ]
+
+
+def test_the_backup_job_runs_from_dagster_and_waits_for_no_run_but_its_own(
+    history: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The UI's `backup_warehouse` (schedule `nightly_backup`): its own run is in progress while
+    it copies, which must not stop it; another run in progress must."""
+    warehouse = _copy_of_warehouse(history, tmp_path)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    monkeypatch.setenv(settings.BACKUP_DIR_ENV, str(tmp_path / "nightly"))
+    instance = prepare_instance(warehouse)
+    resources = {"warehouse": WarehouseResource(path=str(warehouse), raw_dir=str(tmp_path))}
+    job = defs.resolve_job_def("backup_warehouse")
+    assert defs.resolve_schedule_def("nightly_backup").job_name == "backup_warehouse"
+    try:
+        made = job.execute_in_process(instance=instance, resources=resources)
+        assert made.success
+        (folder,) = backups_of(warehouse, tmp_path / "nightly")
+        assert _sha256(folder / warehouse.name) == _sha256(warehouse)
+
+        other = create_run_for_test(
+            instance, job_name="build_warehouse", status=DagsterRunStatus.STARTED
+        )
+        instance.report_engine_event(
+            f"Started process for run (pid: {os.getpid()}).",
+            other,
+            EngineEventData.in_process(os.getpid()),
+        )
+        refused = job.execute_in_process(
+            instance=instance,
+            resources=resources,
+            run_config={"ops": {"back_up_warehouse": {"config": {"to": str(tmp_path / "b")}}}},
+            raise_on_error=False,
+        )
+        assert not refused.success
+        (failure,) = [event for event in refused.all_events if event.is_step_failure]
+        reason = failure.step_failure_data.user_failure_data.description
+        assert f"run {other.run_id} (build_warehouse, STARTED) of {warehouse}" in reason
+        assert not (tmp_path / "b").exists() or not any((tmp_path / "b").iterdir())
+    finally:
+        instance.dispose()
