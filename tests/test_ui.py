@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -20,6 +21,7 @@ import pytest
 from dagster import DagsterEvent, DagsterEventType, DagsterRunStatus
 from dagster._core.test_utils import create_run_for_test
 
+from dagster_project.backup import backups_of, read_manifest
 from dagster_project.build import prepare_instance
 from tests.conftest import ACCEPTANCE_CASE, KPI, PROJECT_ROOT, run_kpi
 from tests.marts_expected import relation_differences
@@ -29,11 +31,12 @@ from tests.test_run_history import age_runs
 REPOSITORY_QUERY = """
 { repositoriesOrError { ... on RepositoryConnection { nodes { name location { name } } } } }
 """
-LAUNCH_BUILD = """
+LAUNCH_JOB = """
 mutation { launchRun(executionParams: {selector: {repositoryLocationName: "%s",
-    repositoryName: "%s", jobName: "build_warehouse"}}) {
+    repositoryName: "%s", jobName: "%s"}}) {
   __typename ... on LaunchRunSuccess { run { runId } } } }
 """
+RUN_STATUS = """{ runOrError(runId: "%s") { ... on Run { status } } }"""
 ASSET_QUERY = """
 { assetNodes { assetKey { path } dependencyKeys { path } assetChecksOrError {
     ... on AssetChecks { checks { name } } } } }
@@ -90,6 +93,13 @@ def _serving(command: list[str], cwd: Path, env: dict[str, str]) -> Iterator[int
         with contextlib.suppress(ProcessLookupError):
             os.killpg(server.pid, signal.SIGKILL)
         server.wait(timeout=30)
+
+
+def _launch(port: int, job_name: str) -> dict:
+    """Launch `job_name` from the UI serving on `port`, as a person would from its launchpad."""
+    (repository,) = _graphql(port, REPOSITORY_QUERY)["data"]["repositoriesOrError"]["nodes"]
+    launch = LAUNCH_JOB % (repository["location"]["name"], repository["name"], job_name)
+    return _graphql(port, launch)["data"]["launchRun"]
 
 
 def _acceptance_environment(warehouse: Path) -> dict[str, str]:
@@ -153,9 +163,7 @@ def test_a_ui_run_whose_process_died_does_not_stop_the_next_build(
     raw, warehouse = ACCEPTANCE_CASE / "raw", tmp_path / "warehouse.duckdb"
     env = _acceptance_environment(warehouse)
     with _serving([KPI, "ui"], PROJECT_ROOT, env) as port:
-        (repository,) = _graphql(port, REPOSITORY_QUERY)["data"]["repositoriesOrError"]["nodes"]
-        launch = LAUNCH_BUILD % (repository["location"]["name"], repository["name"])
-        launched = _graphql(port, launch)["data"]["launchRun"]
+        launched = _launch(port, "build_warehouse")
         assert launched["__typename"] == "LaunchRunSuccess", launched
         deadline = time.monotonic() + 300
         while writer_slot_step(warehouse) != "kpi_dbt_models":
@@ -213,3 +221,26 @@ def test_a_ui_run_that_never_started_is_failed_by_the_ui(
                 break
             time.sleep(2)
     assert statuses == {stuck: DagsterRunStatus.FAILURE, cancelling: DagsterRunStatus.CANCELED}
+
+
+def test_the_ui_backs_up_the_warehouse(tmp_path: Path, acceptance_warehouse: Path) -> None:
+    """The job of the schedule `nightly_backup`, launched from the UI: its run worker, with the
+    UI's queue and the writer's slot, makes a backup of the warehouse it serves."""
+    warehouse = tmp_path / "wh" / acceptance_warehouse.name
+    shutil.copytree(acceptance_warehouse.parent, warehouse.parent)
+    backups = tmp_path / "nightly"
+    env = {**_acceptance_environment(warehouse), "KPI_BACKUP_DIR": str(backups)}
+    status = None
+    with _serving([KPI, "ui"], PROJECT_ROOT, env) as port:
+        launched = _launch(port, "backup_warehouse")
+        assert launched["__typename"] == "LaunchRunSuccess", launched
+        deadline = time.monotonic() + 180
+        while status not in ("SUCCESS", "FAILURE", "CANCELED"):
+            assert time.monotonic() < deadline, f"the backup's run is still {status}"
+            time.sleep(1)
+            run = _graphql(port, RUN_STATUS % launched["run"]["runId"])["data"]["runOrError"]
+            status = run["status"]
+    assert status == "SUCCESS"
+    (backup,) = backups_of(warehouse.resolve(), backups)
+    listed = {entry["name"]: entry["sha256"] for entry in read_manifest(backup)["files"]}
+    assert listed[warehouse.name] == hashlib.sha256(warehouse.read_bytes()).hexdigest()
