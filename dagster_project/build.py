@@ -104,7 +104,7 @@ def prepare_instance(warehouse: Path) -> DagsterInstance:
     return DagsterInstance.get()
 
 
-def _failure_reason(event: object) -> str:
+def failure_reason(event: object) -> str:
     data = getattr(event, "event_specific_data", None)
     user_data = getattr(data, "user_failure_data", None)
     if user_data is not None and user_data.description:
@@ -313,7 +313,7 @@ def execute_build(prepared: PreparedBuild, scope: BuildScope | None = None) -> B
         )
 
     failures = [
-        (event.step_key or "run", _failure_reason(event))
+        (event.step_key or "run", failure_reason(event))
         for event in result.all_events
         if event.is_step_failure
     ]

@@ -539,6 +539,17 @@ def cmd_backup(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    from dagster_project.status import warehouse_status
+
+    _, warehouse_file = settings.use_paths(None, args.warehouse)
+    kpi = _shown_path(Path(sys.executable).parent / "kpi")
+    this_warehouse = _option("--warehouse", warehouse_file, settings.DEFAULT_WAREHOUSE)
+    status = warehouse_status(warehouse_file, f"{kpi} sql --audit{this_warehouse}")
+    print("\n".join(status.lines))
+    return 1 if status.failing else 0
+
+
 def cmd_restore(args: argparse.Namespace) -> int:
     from dagster_project.backup import BackupError, restore
 
@@ -751,6 +762,19 @@ def make_parser() -> argparse.ArgumentParser:
     )
     _add_path_options(backup, raw=False)
     backup.set_defaults(handler=cmd_backup)
+
+    status = commands.add_parser(
+        "status",
+        help="the last build, runs in progress, what the warehouse holds and rejected, the "
+        "snapshot and the latest backup",
+        description="Report, reading only, what the person who runs the warehouse checks: the "
+        "last build (its failure's reasons), runs in progress, the work dates built, exports "
+        "loaded and files not loaded, rows quarantined by reason, months queued, when the "
+        "analysts' snapshot was published and the latest backup. Exits 1 when the last build "
+        "failed or there is no warehouse, for a monitor to alert on.",
+    )
+    _add_path_options(status, raw=False)
+    status.set_defaults(handler=cmd_status)
 
     restore = commands.add_parser(
         "restore",

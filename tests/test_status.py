@@ -1,0 +1,108 @@
+"""`kpi status`: the morning check of the person who runs the warehouse, read-only, and an exit
+status a monitor can alert on."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import ACCEPTANCE_CASE, PROJECT_ROOT, run_kpi
+
+
+@pytest.fixture
+def warehouse(acceptance_warehouse: Path, tmp_path: Path) -> Path:
+    """A copy of the acceptance case's warehouse, with its run history and snapshot."""
+    copy = tmp_path / "wh" / acceptance_warehouse.name
+    shutil.copytree(acceptance_warehouse.parent, copy.parent)
+    return copy
+
+
+def _status(warehouse: Path) -> tuple[int, list[str]]:
+    result = run_kpi("status", "--warehouse", str(warehouse))
+    assert not result.stderr.strip() or result.returncode, result.stderr
+    return result.returncode, result.stdout.splitlines()
+
+
+def _line(lines: list[str], start: str) -> str:
+    (line,) = [line for line in lines if line.startswith(start)]
+    return line.removeprefix(start)
+
+
+def test_status_reports_the_build_what_was_loaded_and_what_was_not(warehouse: Path) -> None:
+    code, lines = _status(warehouse)
+
+    assert code == 0
+    assert "succeeded (`kpi build`" in _line(lines, "Last build: ")
+    assert _line(lines, "Runs in progress: ") == "none"
+    data_files = [path for path in (ACCEPTANCE_CASE / "raw").rglob("*") if path.is_file()]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        (first, last) = con.execute(
+            "select cast(date_trunc('month', min(work_date)) as date), last_day(max(work_date)) "
+            "from marts.worklog_evidence"
+        ).fetchone()
+        (quarantined,) = con.execute("select count(*) from audit.quarantine").fetchone()
+    assert _line(lines, "Reporting range built: ") == f"{first} – {last} (the worklog's months)"
+    assert _line(lines, "Exports loaded: ").startswith(f"{len(data_files)} files, ")
+    assert quarantined == 1  # the acceptance case's one bad row
+    assert _line(lines, "Rows quarantined: ").startswith("1 (kept with their reasons)")
+    assert _line(lines, "Months queued for the next build: ") == "none"
+    assert _line(lines, "Analysts' snapshot: ").startswith(f"{warehouse.parent / 'marts.duckdb'}, ")
+    assert _line(lines, "Latest backup: ").startswith(f"none in {warehouse.parent / 'backups'}")
+
+    # the command it prints lists the quarantined row, pasted as printed
+    see = _line(lines, "  see them: ")
+    listed = subprocess.run(
+        [*shlex.split(see), "--csv"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert len(listed.stdout.splitlines()) == 1 + quarantined
+
+    backup = run_kpi("backup", "--warehouse", str(warehouse))
+    assert backup.returncode == 0, backup.stderr
+    code, lines = _status(warehouse)
+    assert _line(lines, "Latest backup: ").startswith(f"{backup.stdout.strip()} (made ")
+
+
+def test_status_names_why_the_last_build_failed_and_exits_1(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    raw = tmp_path / "raw"
+    shutil.copytree(ACCEPTANCE_CASE / "raw", raw)
+    shutil.rmtree(raw / "agencies")
+    failed = run_kpi("build", "--raw", str(raw), "--warehouse", str(warehouse))
+    assert failed.returncode != 0
+
+    code, lines = _status(warehouse)
+
+    assert code == 1
+    last = _line(lines, "Last build: ")
+    assert ", failure (`kpi build`" in last
+    reason = lines[lines.index(f"Last build: {last}") + 1]
+    assert reason.startswith("  ingest_raw_sources: ") and "required source folder" in reason
+
+
+def test_status_while_a_build_writes_names_it_and_reads_the_rest(warehouse: Path) -> None:
+    with duckdb.connect(str(warehouse)):  # a writer holds the file, as a build does
+        code, lines = _status(warehouse)
+
+    assert code == 0
+    assert _line(lines, "Ledger, quarantine and queue: ").startswith(
+        "not read, a build is writing the warehouse now"
+    )
+    assert _line(lines, "Last build: ").startswith("20")
+    assert not [line for line in lines if line.startswith("Exports loaded")]
+
+
+def test_status_without_a_warehouse_exits_1(tmp_path: Path) -> None:
+    code, lines = _status(tmp_path / "none.duckdb")
+    assert code == 1
+    assert lines == [f"No warehouse at {tmp_path / 'none.duckdb'}: `kpi build` makes it."]
