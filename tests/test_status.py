@@ -33,7 +33,15 @@ def _line(lines: list[str], start: str) -> str:
     return line.removeprefix(start)
 
 
-def test_status_reports_the_build_what_was_loaded_and_what_was_not(warehouse: Path) -> None:
+def test_status_reports_the_build_what_was_loaded_and_what_was_not(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    raw = tmp_path / "raw"
+    shutil.copytree(ACCEPTANCE_CASE / "raw", raw)
+    (raw / "worklog" / "2025-05.txt").write_text("not an export the contract accepts\n")
+    built = run_kpi("build", "--raw", str(raw), "--warehouse", str(warehouse))
+    assert built.returncode == 0, built.stderr[-3000:]
+
     code, lines = _status(warehouse)
 
     assert code == 0
@@ -48,8 +56,17 @@ def test_status_reports_the_build_what_was_loaded_and_what_was_not(warehouse: Pa
         (quarantined,) = con.execute("select count(*) from audit.quarantine").fetchone()
     assert _line(lines, "Reporting range built: ") == f"{first} – {last} (the worklog's months)"
     assert _line(lines, "Exports loaded: ").startswith(f"{len(data_files)} files, ")
-    assert quarantined == 1  # the acceptance case's one bad row
-    assert _line(lines, "Rows quarantined: ").startswith("1 (kept with their reasons)")
+    assert _line(lines, "Files not loaded ").startswith("(1; delivered again corrected")
+    (refused,) = [line for line in lines if "2025-05.txt" in line]
+    assert refused.startswith("  worklog/2025-05.txt: ") and "unsupported file type" in refused
+    # the acceptance case's one bad row, and the file above, kept whole
+    assert quarantined == 2
+    heading = "Rows quarantined: 2 (kept with their reasons), by source and reason:"
+    at = lines.index(heading)
+    assert sorted(lines[at + 1 : at + 3]) == [
+        "  staff overlapping_assignment: 1",
+        "  worklog unsupported_file: 1",
+    ]
     assert _line(lines, "Months queued for the next build: ") == "none"
     assert _line(lines, "Analysts' snapshot: ").startswith(f"{warehouse.parent / 'marts.duckdb'}, ")
     assert _line(lines, "Latest backup: ").startswith(f"none in {warehouse.parent / 'backups'}")
