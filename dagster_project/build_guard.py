@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 # The tag of every run `kpi build` starts: the builds whose lock tells whether they still run.
 # Runs launched from the Dagster UI carry none; their process tells (run_process_gone).
 BUILD_TAG = "kpi/build"
+# The job that builds the warehouse, from `kpi build`, the UI, its schedules and sensor.
+BUILD_JOB_NAME = "build_warehouse"
 # How Dagster's run worker announces its process (dagster/_cli/api.py, dagster/_grpc/impl.py):
 # "Started process for run (pid: N)." or, resumed, "Started process for resuming job …".
 RUN_PROCESS_EVENT_PREFIX = "Started process for"

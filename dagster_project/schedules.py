@@ -14,12 +14,13 @@ from dagster import (
     schedule,
 )
 
+from dagster_project.build_guard import BUILD_JOB_NAME
 from dagster_project.jobs import backup_warehouse, leadership_extracts
 
 TIMEZONE = "Asia/Ho_Chi_Minh"
 
 build_everything = define_asset_job(
-    "build_warehouse",
+    BUILD_JOB_NAME,
     selection=AssetSelection.all(),
     description="Ingest new exports, then build and test every dbt model.",
 )

@@ -66,7 +66,6 @@ def _runs(warehouse: Path, status: Status) -> None:
 
     from dagster_project import build_guard
     from dagster_project.build import prepare_instance
-    from dagster_project.schedules import build_everything
 
     if not settings.dagster_home_for(warehouse).is_dir():
         status.add("Last build: none recorded beside this warehouse")
@@ -75,7 +74,7 @@ def _runs(warehouse: Path, status: Status) -> None:
     try:
         records = instance.get_run_records(
             filters=RunsFilter(
-                job_name=build_everything.name,
+                job_name=build_guard.BUILD_JOB_NAME,
                 statuses=[
                     DagsterRunStatus.SUCCESS,
                     DagsterRunStatus.FAILURE,
