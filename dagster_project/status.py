@@ -238,7 +238,8 @@ def _backups(warehouse: Path, status: Status) -> None:
         status.add(f"Latest backup: none in {folder} (`kpi backup`)")
         return
     try:
-        made = f"made {read_manifest(found[-1])['created_at']}"
+        created = datetime.fromisoformat(read_manifest(found[-1])["created_at"])
+        made = f"made {created.astimezone():%Y-%m-%d %H:%M}"
     except BackupError as problem:
         made = f"incomplete: {problem}"
     status.add(f"Latest backup: {found[-1]} ({made}; {len(found)} in {folder})")
