@@ -3,28 +3,24 @@
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
 from dagster_project import progress
+from dagster_project.assets.planning import IMPACT_KEY, PLAN_KEY
+from dagster_project.assets.transformation import kpi_dbt_models
 from dagster_project.resources import WRITER_POOL, WarehouseResource
 from dagster_project.snapshot import publish_snapshot, snapshot_paths
 
-PUBLIC_MARTS = (
-    "fct_staff_day",
-    "staff_productivity",
-    "agency_productivity",
-    "worklog_evidence",
-    "staffing_surplus",
-    "kpi_scorecard",
-)
+# Every table of `marts` is in the snapshot: the dbt marts (the contract's and the review marts)
+# and the planner's two. A run that rebuilds any of them publishes it.
+SNAPSHOT_INPUTS = [
+    *sorted(key for key in kpi_dbt_models.keys if key.path[0] == "marts"),
+    PLAN_KEY,
+    IMPACT_KEY,
+]
 
 
 @asset(
     key=AssetKey(["publish", "analyst_snapshot"]),
     group_name="publishing",
-    # Every table of `marts`, the planner's included, is in the snapshot.
-    deps=[
-        *(AssetKey(["marts", mart]) for mart in PUBLIC_MARTS),
-        AssetKey(["marts", "redistribution_plan"]),
-        AssetKey(["marts", "redistribution_impact"]),
-    ],
+    deps=SNAPSHOT_INPUTS,
     pool=WRITER_POOL,
     kinds={"duckdb", "parquet"},
     description=(
