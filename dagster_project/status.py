@@ -92,11 +92,16 @@ def _runs(warehouse: Path, status: Status) -> None:
                 if record.start_time and record.end_time
                 else ""
             )
-            how = "`kpi build`" if build_guard.BUILD_TAG in run.tags else "the UI"
+            how = (
+                "`kpi build`"
+                if build_guard.BUILD_TAG in run.tags
+                else "the UI, a schedule or the sensor"
+            )
             if run.status == DagsterRunStatus.SUCCESS:
                 status.add(f"Last build: {_when(record.end_time)}, succeeded ({how}{took})")
             else:
-                status.failing = True
+                # a cancelled build was stopped on purpose; its months stay queued either way
+                status.failing = run.status == DagsterRunStatus.FAILURE
                 status.add(
                     f"Last build: {_when(record.end_time)}, {run.status.value.lower()} ({how}"
                     f"{took}; run {run.run_id})"
