@@ -9,6 +9,8 @@ at once, and while a build writes it, the build is named instead of its audit ta
 
 from __future__ import annotations
 
+import re
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,7 +21,7 @@ from dagster_project import disk_space, settings
 
 if TYPE_CHECKING:
     import duckdb
-    from dagster import DagsterInstance
+    from dagster import DagsterInstance, DagsterRun
 
 # How many of each kind of problem the report names before it counts the rest.
 SHOWN = 5
@@ -108,13 +110,31 @@ def _runs(warehouse: Path, status: Status) -> None:
                 )
                 for step, reason in _failures(instance, run.run_id):
                     status.add(f"  {step}: {reason}")
-        running = build_guard.runs_in_progress(instance)
-        status.add(
-            "Runs in progress: "
-            + (", ".join(f"{run.job_name} ({run.status.value})" for run in running) or "none")
-        )
+        running = [
+            f"{run.job_name} ({run.status.value}{_gone(instance, run)}; run {run.run_id})"
+            for run in build_guard.runs_in_progress(instance)
+        ]
+        status.add("Runs in progress: " + (", ".join(running) or "none"))
     finally:
         instance.dispose()
+
+
+def _gone(instance: DagsterInstance, run: DagsterRun) -> str:
+    """For a run in progress whose process has ended (killed, out of memory, the machine
+    restarted), what to say of it; nothing while the process runs or cannot be told."""
+    from dagster_project import build_guard
+
+    pid = build_guard.run_process_gone(instance, run.run_id)
+    # `kpi build` runs its job in its own process, which the run's tag names
+    started = re.fullmatch(r"pid (\d+) on (.+)", run.tags.get(build_guard.BUILD_TAG, ""))
+    record = instance.get_run_record_by_id(run.run_id)
+    if pid is None and started and started[2] == socket.gethostname() and record is not None:
+        created = record.create_timestamp.timestamp()
+        if not build_guard.process_alive(int(started[1]), started_by=created):
+            pid = int(started[1])
+    if pid is None:
+        return ""
+    return f"; its process {pid} is gone: the next build marks it failed"
 
 
 def _failures(instance: DagsterInstance, run_id: str) -> list[tuple[str, str]]:

@@ -3,14 +3,21 @@ status a monitor can alert on."""
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 
 import duckdb
 import pytest
+from dagster import DagsterRunStatus
+from dagster._core.events import EngineEventData
+from dagster._core.test_utils import create_run_for_test
 
+from dagster_project.build import prepare_instance
+from dagster_project.build_guard import BUILD_TAG
 from tests.conftest import ACCEPTANCE_CASE, PROJECT_ROOT, run_kpi
 
 
@@ -123,3 +130,37 @@ def test_status_without_a_warehouse_exits_1(tmp_path: Path) -> None:
     code, lines = _status(tmp_path / "none.duckdb")
     assert code == 1
     assert lines == [f"No warehouse at {tmp_path / 'none.duckdb'}: `kpi build` makes it."]
+
+
+def test_status_tells_a_run_whose_process_is_gone_from_one_still_running(
+    warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))  # prepare_instance sets it for the test
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    with prepare_instance(warehouse) as instance:
+        # a `kpi build` killed midway: its tag names its process
+        killed_build = create_run_for_test(
+            instance,
+            job_name="build_warehouse",
+            status=DagsterRunStatus.STARTED,
+            tags={BUILD_TAG: f"pid {ended.pid} on {socket.gethostname()}"},
+        )
+        # runs of the UI: their run worker announces its process
+        killed_ui, running = (
+            create_run_for_test(instance, job_name=job, status=DagsterRunStatus.STARTED)
+            for job in ("build_warehouse", "leadership_extracts")
+        )
+        for run, pid in ((killed_ui, ended.pid), (running, os.getpid())):
+            instance.report_engine_event(
+                f"Started process for run (pid: {pid}).", run, EngineEventData.in_process(pid)
+            )
+
+    code, lines = _status(warehouse)
+
+    assert code == 0
+    in_progress = _line(lines, "Runs in progress: ")
+    gone = f"; its process {ended.pid} is gone: the next build marks it failed"
+    assert f"build_warehouse (STARTED{gone}; run {killed_build.run_id})" in in_progress
+    assert f"build_warehouse (STARTED{gone}; run {killed_ui.run_id})" in in_progress
+    assert f"leadership_extracts (STARTED; run {running.run_id})" in in_progress
