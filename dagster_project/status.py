@@ -3,8 +3,8 @@
 The last build and the runs in progress (Dagster's run history beside the warehouse); what the
 warehouse holds and what it did not take (its `audit` schema: the built range, the ingestion
 ledger, the quarantine, the months queued); when the analysts' snapshot was published; and the
-latest backup. Everything is read, nothing written: the warehouse is opened read-only and closed
-at once, and while a build writes it, the build is named instead of its audit tables.
+latest backup. It changes nothing: the warehouse is opened read-only and closed at once, and
+while a build writes it, the build is named instead of its audit tables.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ QUARANTINE_QUERY = (
 @dataclass
 class Status:
     lines: list[str] = field(default_factory=list)
-    # the latest build failed, or the warehouse could not be read: what a monitor alerts on
+    # the latest build failed, or there is no warehouse: what a monitor alerts on
     failing: bool = False
 
     def add(self, line: str) -> None:
@@ -208,7 +208,11 @@ def _ledger(con: duckdb.DuckDBPyConnection, status: Status) -> None:
     ).fetchall()
     if refused:
         status.add(f"Files not loaded ({len(refused)}; delivered again corrected, they load):")
-        status.lines.extend(f"  {path}: {why} ({state})" for path, state, why in refused[:SHOWN])
+        status.lines.extend(
+            # the ledger's message names the file first, as the build's output does
+            f"  {path}: {(why or '').removeprefix(f'{path}: ')} ({state})"
+            for path, state, why in refused[:SHOWN]
+        )
         _more(status, len(refused))
 
 

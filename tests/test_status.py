@@ -65,7 +65,8 @@ def test_status_reports_the_build_what_was_loaded_and_what_was_not(
     assert _line(lines, "Exports loaded: ").startswith(f"{len(data_files)} files, ")
     assert _line(lines, "Files not loaded ").startswith("(1; delivered again corrected")
     (refused,) = [line for line in lines if "2025-05.txt" in line]
-    assert refused.startswith("  worklog/2025-05.txt: ") and "unsupported file type" in refused
+    assert refused.startswith("  worklog/2025-05.txt: unsupported file type; ")
+    assert refused.endswith(" (unsupported)")
     # the acceptance case's one bad row, and the file above, kept whole
     assert quarantined == 2
     heading = "Rows quarantined: 2 (kept with their reasons), by source and reason:"
