@@ -768,7 +768,7 @@ def make_parser() -> argparse.ArgumentParser:
         help="the last build, runs in progress, what the warehouse holds and rejected, the "
         "snapshot and the latest backup",
         description="Report, reading only, what the person who runs the warehouse checks: the "
-        "last build (its failure's reasons), runs in progress, the work dates built, exports "
+        "last build (its failure's reasons), runs in progress, the reporting range built, exports "
         "loaded and files not loaded, rows quarantined by reason, months queued, when the "
         "analysts' snapshot was published and the latest backup. Exits 1 when the last build "
         "failed or there is no warehouse, for a monitor to alert on.",

@@ -21,7 +21,10 @@ from dagster_project import cli
 from tests.conftest import ACCEPTANCE_CASE, KPI, PROJECT_ROOT, run_kpi
 
 
-@pytest.mark.parametrize("command", ["build", "run", "generate", "sql", "extract", "docs", "ui"])
+@pytest.mark.parametrize(
+    "command",
+    ["build", "run", "generate", "sql", "extract", "docs", "ui", "backup", "restore", "status"],
+)
 def test_every_subcommand_has_help(command: str) -> None:
     result = run_kpi(command, "--help")
     assert result.returncode == 0
