@@ -25,6 +25,7 @@ file assumes as much).
 from __future__ import annotations
 
 import os
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -57,6 +58,13 @@ def lock_path(warehouse: Path) -> Path:
 
 def build_tag_value() -> str:
     return f"pid {os.getpid()} on {socket.gethostname()}"
+
+
+def build_tag_pid(run: DagsterRun) -> int | None:
+    """The pid of the `kpi build` that started `run` on this machine (build_tag_value); None
+    for a run of the UI, or of a build on another machine."""
+    tagged = re.fullmatch(r"pid (\d+) on (.+)", run.tags.get(BUILD_TAG, ""))
+    return int(tagged[1]) if tagged and tagged[2] == socket.gethostname() else None
 
 
 def _can_lock() -> bool:

@@ -9,8 +9,6 @@ while a build writes it, the build is named instead of its audit tables.
 
 from __future__ import annotations
 
-import re
-import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -126,12 +124,12 @@ def _gone(instance: DagsterInstance, run: DagsterRun) -> str:
 
     pid = build_guard.run_process_gone(instance, run.run_id)
     # `kpi build` runs its job in its own process, which the run's tag names
-    started = re.fullmatch(r"pid (\d+) on (.+)", run.tags.get(build_guard.BUILD_TAG, ""))
+    build_pid = build_guard.build_tag_pid(run)
     record = instance.get_run_record_by_id(run.run_id)
-    if pid is None and started and started[2] == socket.gethostname() and record is not None:
+    if pid is None and build_pid is not None and record is not None:
         created = record.create_timestamp.timestamp()
-        if not build_guard.process_alive(int(started[1]), started_by=created):
-            pid = int(started[1])
+        if not build_guard.process_alive(build_pid, started_by=created):
+            pid = build_pid
     if pid is None:
         return ""
     return f"; its process {pid} is gone: the next build marks it failed"
