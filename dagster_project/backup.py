@@ -1,4 +1,5 @@
-"""A copy of a warehouse to keep, and putting one back: `kpi backup`, `kpi restore`.
+"""The warehouse file as a whole: a copy to keep and putting one back (`kpi backup`, `kpi
+restore`), and rewriting it without the space DuckDB keeps (`kpi compact`).
 
 What a warehouse holds cannot all be rebuilt from the landing zone: exports are corrected and
 replaced there, old ones cleared away, while the warehouse keeps every delivery it loaded, the
@@ -16,9 +17,15 @@ analysts' snapshot afresh: the one in place shows the warehouse as it was before
 The next `kpi build` loads again the exports delivered since the backup (the restored ledger
 has not seen them) and rebuilds the months they touch.
 
-Both take the build lock, and neither starts while a run of the warehouse is in progress (from
-the UI, a schedule or the sensor): the copy must not see half a run, and a restore must not
-replace the file under one.
+DuckDB reuses the space that rebuilt months and replaced rows free inside the file, but never
+gives it back to the disk, and a table with a key keeps the row groups its deleted rows were in.
+A compaction copies every schema, table and view into a new file of the same storage version
+(`COPY FROM DATABASE`), checks that each table holds as many rows as before, and renames it over
+the warehouse: the file then holds what a build from scratch would write.
+
+All three take the build lock, and none starts while a run of the warehouse is in progress (from
+the UI, a schedule or the sensor): the copy must not see half a run, and a restore or a
+compaction must not replace the file under one.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from typing import Any
 import duckdb
 
 from dagster_project import build_guard, disk_space, settings
+from dagster_project.ingest.load import storage_version
 
 MANIFEST_NAME = "backup.json"
 MANIFEST_FORMAT = 1
@@ -71,6 +79,15 @@ class RestoreResult:
     bytes_restored: int
     seconds: float
     snapshot_rows: dict[str, int]
+    settled_runs: list[str]
+
+
+@dataclass(frozen=True)
+class CompactResult:
+    bytes_before: int
+    bytes_after: int
+    seconds: float
+    tables: int
     settled_runs: list[str]
 
 
@@ -408,5 +425,112 @@ def restore(folder: Path, warehouse: Path) -> RestoreResult:
         bytes_restored=database_entry["bytes"],
         seconds=time.monotonic() - started,
         snapshot_rows=rows,
+        settled_runs=settled,
+    )
+
+
+# the compacted copy's catalog while it is written
+COMPACTING_CATALOG = "compacting"
+
+
+def _tables(con: duckdb.DuckDBPyConnection, catalog: str) -> list[str]:
+    return [
+        f'"{schema}"."{table}"'
+        for schema, table in con.execute(
+            "select schema_name, table_name from duckdb_tables() where database_name = ? "
+            "order by all",
+            [catalog],
+        ).fetchall()
+    ]
+
+
+def _copy_differences(con: duckdb.DuckDBPyConnection, catalog: str) -> list[str]:
+    """What the compacted copy lacks or holds otherwise: a table or view missing, or a table
+    with another number of rows."""
+    problems: list[str] = []
+    for kind in ("tables", "views"):
+        listed = (
+            f"select schema_name || '.' || {kind[:-1]}_name from duckdb_{kind}() "
+            "where database_name = ? and not internal"
+        )
+        original = {name for (name,) in con.execute(listed, [catalog]).fetchall()}
+        copied = {name for (name,) in con.execute(listed, [COMPACTING_CATALOG]).fetchall()}
+        problems += [f"{kind[:-1]} {name} missing" for name in sorted(original - copied)]
+    for table in _tables(con, catalog):
+        counts = con.execute(
+            f'select (select count(*) from "{catalog}".{table}), '
+            f"(select count(*) from {COMPACTING_CATALOG}.{table})"
+        ).fetchone()
+        if counts is None or counts[0] != counts[1]:
+            problems.append(
+                f"{table}: {counts and counts[1]} rows copied of {counts and counts[0]}"
+            )
+    return problems
+
+
+def compact(warehouse: Path, own_run_id: str | None = None) -> CompactResult:
+    """Rewrite the warehouse into a new file without the space DuckDB keeps inside it, and put
+    that file in its place. From a Dagster run, `own_run_id` is that run, which is not one to
+    wait for."""
+    warehouse = warehouse.resolve()
+    if not warehouse.is_file():
+        raise BackupError(f"no warehouse at {warehouse}: nothing to compact")
+    started = time.monotonic()
+    staged = warehouse.with_name(warehouse.name + ".compacting")
+    # dbt-duckdb's views name the tables they read with the database's file name
+    catalog = warehouse.stem
+    with build_guard.exclusive_build(warehouse):
+        settled = _runs_in_progress_refused(warehouse, "compact", own_run_id)
+        bytes_before = warehouse.stat().st_size
+        for path in (staged, wal_path(staged)):
+            path.unlink(missing_ok=True)
+        try:
+            # Open for writing, so no other process can while the copy is made, and
+            # checkpointed, so that the file alone holds every commit when it is replaced.
+            with _open_for_writing(warehouse) as con:
+                con.execute("set enable_progress_bar = false")
+                con.execute("force checkpoint")
+                version = storage_version(con)
+                block_size, used_blocks = con.execute(
+                    "select block_size, used_blocks from pragma_database_size() "
+                    "where database_name = current_database()"
+                ).fetchone() or (0, 0)
+                _check_room(warehouse.parent, block_size * used_blocks, "the compaction")
+                # the same storage version: a newer one would lock out the DuckDB of older tools
+                # reading it, and the raw tables' compression depends on it (ingest.load)
+                keep_version = (
+                    ""
+                    if version is None
+                    else f" (storage_version 'v{'.'.join(map(str, version))}')"
+                )
+                con.execute(f"attach '{staged}' as {COMPACTING_CATALOG}{keep_version}")
+                con.execute(f'copy from database "{catalog}" to {COMPACTING_CATALOG}')
+                differences = _copy_differences(con, catalog)
+                tables = len(_tables(con, catalog))
+                con.execute(f"detach {COMPACTING_CATALOG}")
+            if differences:
+                raise BackupError(
+                    "the compacted copy differs from the warehouse ("
+                    + "; ".join(differences[:5])
+                    + "): the warehouse was not changed"
+                )
+            with staged.open("rb") as written:
+                os.fsync(written.fileno())
+            _check_readable(staged)
+        except BaseException as error:
+            for path in (staged, wal_path(staged)):
+                path.unlink(missing_ok=True)
+            if isinstance(error, OSError):
+                raise _write_failed(error, warehouse.parent, "the compaction") from error
+            raise
+        # checkpointed and closed: a log left now would be replayed onto the new file
+        wal_path(warehouse).unlink(missing_ok=True)
+        os.replace(staged, warehouse)
+        _sync_folder(warehouse.parent)
+    return CompactResult(
+        bytes_before=bytes_before,
+        bytes_after=warehouse.stat().st_size,
+        seconds=time.monotonic() - started,
+        tables=tables,
         settled_runs=settled,
     )

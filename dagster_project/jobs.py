@@ -1,4 +1,5 @@
-"""Jobs that are not asset materialisations: the leadership extracts and the backups."""
+"""Jobs that are not asset materialisations: the leadership extracts, and the backups and
+compactions of the warehouse file."""
 # No `from __future__ import annotations`: Dagster reads the op's type hints at runtime.
 
 from pathlib import Path
@@ -70,3 +71,24 @@ def back_up_warehouse(
 @job(description="Copies the warehouse and its pseudonym key into a new, checksummed folder.")
 def backup_warehouse() -> None:
     back_up_warehouse()
+
+
+# Like the backup: the writer's slot, and no other run of the warehouse in progress.
+@op(pool=WRITER_POOL)
+def compact_warehouse_file(context: OpExecutionContext, warehouse: WarehouseResource) -> None:
+    from dagster_project.backup import BackupError, compact
+    from dagster_project.disk_space import size_text
+
+    try:
+        result = compact(warehouse.warehouse_file, own_run_id=context.run_id)
+    except (BackupError, build_guard.BuildInProgress) as problem:
+        raise Failure(description=str(problem)) from problem
+    context.log.info(
+        f"Compacted {warehouse.warehouse_file}: {size_text(result.bytes_before)} → "
+        f"{size_text(result.bytes_after)} ({result.tables} tables; {result.seconds:.1f} s)"
+    )
+
+
+@job(description="Rewrites the warehouse file without the free space DuckDB keeps in it.")
+def compact_warehouse() -> None:
+    compact_warehouse_file()

@@ -2,9 +2,10 @@
 
 The last build and the runs in progress (Dagster's run history beside the warehouse); what the
 warehouse holds and what it did not take (its `audit` schema: the built range, the ingestion
-ledger, the quarantine, the months queued); when the analysts' snapshot was published; and the
-latest backup. It changes nothing: the warehouse is opened read-only and closed at once, and
-while a build writes it, the build is named instead of its audit tables.
+ledger, the quarantine, the months queued) and the free space inside its file; when the
+analysts' snapshot was published; and the latest backup. It changes nothing: the warehouse is
+opened read-only and closed at once, and while a build writes it, the build is named instead of
+its audit tables.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
 
 # How many of each kind of problem the report names before it counts the rest.
 SHOWN = 5
+# The share of the warehouse file held free from which the report suggests `kpi compact`.
+FREE_SPACE_SHOWN = 0.1
 QUARANTINE_QUERY = (
     "select source, path, row_number, reason_code, message from audit.quarantine "
     "order by quarantined_at desc, path, row_number"
@@ -39,8 +42,9 @@ class Status:
         self.lines.append(line)
 
 
-def warehouse_status(warehouse: Path, audit_command: str = "kpi sql --audit") -> Status:
-    """The report on `warehouse`; `audit_command` is how its reader queries its audit schema."""
+def warehouse_status(warehouse: Path, kpi: str = "kpi", warehouse_option: str = "") -> Status:
+    """The report on `warehouse`; the commands it suggests start with `kpi` and name the
+    warehouse with `warehouse_option` (empty for the default one)."""
     status = Status()
     if not warehouse.is_file():
         status.add(f"No warehouse at {warehouse}: `kpi build` makes it.")
@@ -50,7 +54,7 @@ def warehouse_status(warehouse: Path, audit_command: str = "kpi sql --audit") ->
     size = warehouse.stat().st_size + (wal.stat().st_size if wal.is_file() else 0)
     status.add(f"Warehouse: {warehouse} ({disk_space.size_text(size)})")
     _runs(warehouse, status)
-    _audit(warehouse, status, audit_command)
+    _audit(warehouse, status, kpi, warehouse_option)
     _snapshot(warehouse, status)
     _backups(warehouse, status)
     return status
@@ -150,7 +154,7 @@ def _failures(instance: DagsterInstance, run_id: str) -> list[tuple[str, str]]:
     ]
 
 
-def _audit(warehouse: Path, status: Status, audit_command: str) -> None:
+def _audit(warehouse: Path, status: Status, kpi: str, warehouse_option: str) -> None:
     import duckdb
 
     try:
@@ -164,6 +168,7 @@ def _audit(warehouse: Path, status: Status, audit_command: str) -> None:
         )
         return
     with con:
+        _free_space(con, status, f"{kpi} compact{warehouse_option}")
         tables = {
             name
             for (name,) in con.execute(
@@ -178,7 +183,7 @@ def _audit(warehouse: Path, status: Status, audit_command: str) -> None:
         if "ingestion_ledger" in tables:
             _ledger(con, status)
         if "quarantine" in tables:
-            _quarantine(con, status, audit_command)
+            _quarantine(con, status, f"{kpi} sql --audit{warehouse_option}")
         if "pending_months" in tables:
             months = _months(con, "pending_months")
             status.add(
@@ -188,6 +193,22 @@ def _audit(warehouse: Path, status: Status, audit_command: str) -> None:
             months = _months(con, "snapshot_pending")
             if months:
                 status.add("Months waiting to be published to the snapshot: " + ", ".join(months))
+
+
+def _free_space(con: duckdb.DuckDBPyConnection, status: Status, compact_command: str) -> None:
+    """The space DuckDB keeps inside the file for later writes, when it is worth giving back:
+    a tenth of the file or more (a one-day build frees about as much as it rewrites; a full
+    refresh, about half the file)."""
+    block_size, total_blocks, free_blocks = con.execute(
+        "select block_size, total_blocks, free_blocks from pragma_database_size() "
+        "where database_name = current_database()"
+    ).fetchone() or (0, 0, 0)
+    if total_blocks and free_blocks >= FREE_SPACE_SHOWN * total_blocks:
+        status.add(
+            f"Free space inside the file: {disk_space.size_text(block_size * free_blocks)} "
+            f"({free_blocks / total_blocks:.0%}), reused by later builds; `{compact_command}` "
+            "gives it back to the disk"
+        )
 
 
 def _ledger(con: duckdb.DuckDBPyConnection, status: Status) -> None:

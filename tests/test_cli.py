@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import queue
@@ -20,11 +21,23 @@ import pytest
 from dagster_project import cli
 from tests.conftest import ACCEPTANCE_CASE, KPI, PROJECT_ROOT, run_kpi
 
-
-@pytest.mark.parametrize(
-    "command",
-    ["build", "run", "generate", "sql", "extract", "docs", "ui", "backup", "restore", "status"],
+# every subcommand the parser knows, so that a new one is tested without being listed here
+SUBCOMMANDS = sorted(
+    next(
+        action.choices
+        for action in cli.make_parser()._actions
+        if isinstance(action, argparse._SubParsersAction)
+    )
 )
+
+
+def test_the_subcommands_are_those_the_readme_lists() -> None:
+    assert "compact" in SUBCOMMANDS
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    assert [command for command in SUBCOMMANDS if f"`kpi {command}" not in readme] == []
+
+
+@pytest.mark.parametrize("command", SUBCOMMANDS)
 def test_every_subcommand_has_help(command: str) -> None:
     result = run_kpi(command, "--help")
     assert result.returncode == 0
