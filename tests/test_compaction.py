@@ -167,3 +167,32 @@ def test_the_compaction_job_runs_from_dagster_and_waits_for_no_run_but_its_own(
         assert _sha256(refreshed) == compacted
     finally:
         instance.dispose()
+
+
+def test_a_warehouse_in_an_older_storage_format_stays_in_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A warehouse created before the build chose DuckDB 1.4's format (settings) is compacted
+    into a file older DuckDBs still open, with its views."""
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))  # compact's prepare_instance sets it
+    warehouse = tmp_path / "older" / "warehouse.duckdb"
+    warehouse.parent.mkdir()
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema raw")
+        con.execute("create table raw.numbers as select range as n from range(300000)")
+        con.execute("create view raw.evens as select n from raw.numbers where n % 2 = 0")
+        con.execute("delete from raw.numbers where n >= 200000")
+    free_before, _, version = _free_and_version(warehouse)
+
+    result = compact(warehouse)
+
+    free_after, _, version_after = _free_and_version(warehouse)
+    assert (version, version_after) == ((1, 0, 0), (1, 0, 0))
+    assert result.tables == 1
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("select count(*), sum(n) from raw.numbers").fetchone() == (
+            200000,
+            sum(range(200000)),
+        )
+        assert con.execute("select count(*) from raw.evens").fetchone() == (100000,)
+    assert free_after <= free_before
