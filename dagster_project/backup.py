@@ -71,6 +71,7 @@ class BackupResult:
     removed: list[Path]
     # folders left by backups of the same warehouse that stopped before they finished
     removed_unfinished: list[Path]
+    settled_runs: list[str]
 
 
 @dataclass(frozen=True)
@@ -217,7 +218,7 @@ def back_up(
     # Everything under the build lock: a later backup of this warehouse removes the `.partial`
     # folders it finds (_remove_unfinished_backups), so this one's must be finished before.
     with build_guard.exclusive_build(warehouse):
-        _runs_in_progress_refused(warehouse, "back up", own_run_id)
+        settled = _runs_in_progress_refused(warehouse, "back up", own_run_id)
         # Open for writing, so no other process can, and checkpointed, so the file alone holds
         # every commit; it stays open until the copy is made.
         with _open_for_writing(warehouse) as con:
@@ -274,6 +275,7 @@ def back_up(
         last_loaded_at=last_loaded_at,
         removed=removed,
         removed_unfinished=removed_unfinished,
+        settled_runs=settled,
     )
 
 

@@ -11,10 +11,10 @@ import shlex
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from dagster_project import build_guard, dbt_worker, disk_space, run_history, settings
 from dagster_project.engines import ENGINES
@@ -510,16 +510,42 @@ def _only_readme(folder: Path) -> bool:
     return [p.name for p in folder.iterdir()] == ["README.md"]
 
 
+class _SettlesRuns(Protocol):
+    # the notes on the runs whose process was gone, settled before the file was touched
+    settled_runs: list[str]
+
+
+WholeFileResult = TypeVar("WholeFileResult", bound=_SettlesRuns)
+
+
+def _unless_refused(
+    not_done: str, operation: Callable[[], WholeFileResult]
+) -> WholeFileResult | None:
+    """The result of a backup, restore or compaction, once the runs it settled are printed;
+    None once the reason it was refused (a build or run in progress, a damaged backup, no room)
+    is printed after `not_done`."""
+    from dagster_project.backup import BackupError
+
+    try:
+        result = operation()
+    except (BackupError, build_guard.BuildInProgress) as problem:
+        print(f"{not_done}: {problem}", file=sys.stderr)
+        return None
+    for note in result.settled_runs:
+        print(note, file=sys.stderr)
+    return result
+
+
 def cmd_backup(args: argparse.Namespace) -> int:
-    from dagster_project.backup import BackupError, back_up
+    from dagster_project.backup import back_up
 
     _, warehouse_file = settings.use_paths(None, args.warehouse)
     destination = args.to or settings.backups_dir(warehouse_file)
     print(f"Backing up {warehouse_file} to {destination}", file=sys.stderr)
-    try:
-        result = back_up(warehouse_file, destination, args.keep)
-    except (BackupError, build_guard.BuildInProgress) as problem:
-        print(f"Backup not made: {problem}", file=sys.stderr)
+    result = _unless_refused(
+        "Backup not made", lambda: back_up(warehouse_file, destination, args.keep)
+    )
+    if result is None:
         return 1
     holds = (
         f"{result.loaded_files} exports loaded, the last at {result.last_loaded_at}"
@@ -540,17 +566,13 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_compact(args: argparse.Namespace) -> int:
-    from dagster_project.backup import BackupError, compact
+    from dagster_project.backup import compact
 
     _, warehouse_file = settings.use_paths(None, args.warehouse)
     print(f"Compacting {warehouse_file}", file=sys.stderr)
-    try:
-        result = compact(warehouse_file)
-    except (BackupError, build_guard.BuildInProgress) as problem:
-        print(f"Not compacted: {problem}", file=sys.stderr)
+    result = _unless_refused("Not compacted", lambda: compact(warehouse_file))
+    if result is None:
         return 1
-    for note in result.settled_runs:
-        print(note, file=sys.stderr)
     print(
         f"Compacted {warehouse_file}: {disk_space.size_text(result.bytes_before)} → "
         f"{disk_space.size_text(result.bytes_after)} ({result.tables} tables, every row "
@@ -572,17 +594,13 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from dagster_project.backup import BackupError, restore
+    from dagster_project.backup import restore
 
     _, warehouse_file = settings.use_paths(None, args.warehouse)
     print(f"Restoring {warehouse_file} from {args.backup}", file=sys.stderr)
-    try:
-        result = restore(args.backup, warehouse_file)
-    except (BackupError, build_guard.BuildInProgress) as problem:
-        print(f"Restore not made: {problem}", file=sys.stderr)
+    result = _unless_refused("Restore not made", lambda: restore(args.backup, warehouse_file))
+    if result is None:
         return 1
-    for note in result.settled_runs:
-        print(note, file=sys.stderr)
     print(
         f"Restored {warehouse_file} as it was at {result.created_at} "
         f"({disk_space.size_text(result.bytes_restored)} in {result.seconds:.1f} s) and "

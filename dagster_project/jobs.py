@@ -64,8 +64,10 @@ def back_up_warehouse(
         f"{result.last_loaded_at}; {result.seconds:.1f} s). Restore it with: kpi restore "
         f"{result.folder}"
     )
-    for old_backup in [*result.removed, *result.removed_unfinished]:
-        context.log.info(f"Removed {old_backup}")
+    for note in [*result.settled_runs, *(f"Removed {old}" for old in result.removed)]:
+        context.log.info(note)
+    for unfinished in result.removed_unfinished:
+        context.log.info(f"Removed what a stopped backup left: {unfinished}")
 
 
 @job(description="Copies the warehouse and its pseudonym key into a new, checksummed folder.")
@@ -83,6 +85,8 @@ def compact_warehouse_file(context: OpExecutionContext, warehouse: WarehouseReso
         result = compact(warehouse.warehouse_file, own_run_id=context.run_id)
     except (BackupError, build_guard.BuildInProgress) as problem:
         raise Failure(description=str(problem)) from problem
+    for note in result.settled_runs:
+        context.log.info(note)
     context.log.info(
         f"Compacted {warehouse.warehouse_file}: {size_text(result.bytes_before)} → "
         f"{size_text(result.bytes_after)} ({result.tables} tables; {result.seconds:.1f} s)"

@@ -12,9 +12,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from dagster import DagsterRunStatus
-from dagster._core.events import EngineEventData
-from dagster._core.test_utils import create_run_for_test
 
 from dagster_project import settings, snapshot
 from dagster_project.backup import (
@@ -33,6 +30,7 @@ from dagster_project.snapshot import snapshot_paths
 from tests.conftest import ACCEPTANCE_CASE, run_kpi
 from tests.marts_expected import mart_differences, relation_differences, relations
 from tests.test_acceptance import MART_KEYS, _mart_rows
+from tests.ui_runs import ui_run_announcing
 
 LATER_FILE = Path("worklog") / "worklog_2.csv"
 
@@ -160,13 +158,7 @@ def test_neither_starts_while_a_run_of_the_warehouse_is_in_progress(
     warehouse = _copy_of_warehouse(history, tmp_path)
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))  # prepare_instance sets it for the test
     instance = prepare_instance(warehouse)
-    run = create_run_for_test(instance, job_name="build_warehouse", status=DagsterRunStatus.STARTED)
-    # a run of the UI whose process (this one) runs
-    instance.report_engine_event(
-        f"Started process for run (pid: {os.getpid()}).",
-        run,
-        EngineEventData.in_process(os.getpid()),
-    )
+    run_id = ui_run_announcing(instance, os.getpid())  # a UI run whose process (this one) runs
     instance.dispose()
     before = _sha256(warehouse)
 
@@ -175,7 +167,7 @@ def test_neither_starts_while_a_run_of_the_warehouse_is_in_progress(
 
     for result, doing in ((backup, "back up"), (restore, "restore")):
         assert result.returncode == 1
-        assert f"run {run.run_id} (build_warehouse, STARTED) of {warehouse} is in progress" in (
+        assert f"run {run_id} (build_warehouse, STARTED) of {warehouse} is in progress" in (
             result.stderr
         )
         assert f"{doing} when it has finished" in result.stderr
@@ -286,14 +278,7 @@ def test_the_backup_job_runs_from_dagster_and_waits_for_no_run_but_its_own(
         (folder,) = backups_of(warehouse, tmp_path / "nightly")
         assert _sha256(folder / warehouse.name) == _sha256(warehouse)
 
-        other = create_run_for_test(
-            instance, job_name="build_warehouse", status=DagsterRunStatus.STARTED
-        )
-        instance.report_engine_event(
-            f"Started process for run (pid: {os.getpid()}).",
-            other,
-            EngineEventData.in_process(os.getpid()),
-        )
+        other = ui_run_announcing(instance, os.getpid())
         refused = job.execute_in_process(
             instance=instance,
             resources=resources,
@@ -303,7 +288,7 @@ def test_the_backup_job_runs_from_dagster_and_waits_for_no_run_but_its_own(
         assert not refused.success
         (failure,) = [event for event in refused.all_events if event.is_step_failure]
         reason = failure.step_failure_data.user_failure_data.description
-        assert f"run {other.run_id} (build_warehouse, STARTED) of {warehouse}" in reason
+        assert f"run {other} (build_warehouse, STARTED) of {warehouse}" in reason
         assert not (tmp_path / "b").exists() or not any((tmp_path / "b").iterdir())
     finally:
         instance.dispose()

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import duckdb
 from dagster import DagsterInstance, DagsterRunStatus, materialize
-from dagster._core.events import EngineEventData
 from dagster._core.test_utils import create_run_for_test, instance_for_test
 
 from dagster_project import settings
@@ -27,6 +26,7 @@ from dagster_project.build_guard import exclusive_build, process_alive, settle_a
 from dagster_project.resources import WarehouseResource
 from tests.conftest import ACCEPTANCE_CASE, KPI, PROJECT_ROOT, run_dbt, run_kpi
 from tests.marts_expected import relation_differences, relations
+from tests.ui_runs import ui_run_announcing
 
 
 def writer_slot_step(warehouse: Path) -> str | None:
@@ -137,21 +137,12 @@ def test_a_build_stopped_after_the_range_moved_still_builds_the_new_month_for_ev
     assert relation_differences(warehouse, scratch, "marts") == {}
 
 
-def _ui_run_announcing(instance: DagsterInstance, pid: int) -> str:
-    """A started run of the UI whose worker announced process `pid`, as Dagster's does."""
-    run = create_run_for_test(instance, job_name="build_warehouse", status=DagsterRunStatus.STARTED)
-    instance.report_engine_event(
-        f"Started process for run (pid: {pid}).", run, EngineEventData.in_process(pid)
-    )
-    return run.run_id
-
-
 def test_a_ui_run_is_settled_only_when_its_process_is_gone(tmp_path: Path) -> None:
     ended = subprocess.Popen(["true"])
     ended.wait()
     with instance_for_test(temp_dir=str(tmp_path)) as instance:
-        running = _ui_run_announcing(instance, os.getpid())
-        dead = _ui_run_announcing(instance, ended.pid)
+        running = ui_run_announcing(instance, os.getpid())
+        dead = ui_run_announcing(instance, ended.pid)
         silent = create_run_for_test(
             instance, job_name="build_warehouse", status=DagsterRunStatus.STARTED
         ).run_id

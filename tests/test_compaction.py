@@ -13,9 +13,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from dagster import DagsterRunStatus
-from dagster._core.events import EngineEventData
-from dagster._core.test_utils import create_run_for_test
 
 from dagster_project import backup
 from dagster_project.backup import BackupError, compact
@@ -26,6 +23,7 @@ from dagster_project.resources import WarehouseResource
 from tests.conftest import ACCEPTANCE_CASE, run_kpi, stored_methods
 from tests.marts_expected import mart_differences, relation_differences, relations
 from tests.test_acceptance import MART_KEYS, _mart_rows
+from tests.ui_runs import ui_run_announcing
 
 FREE_SPACE_LINE = re.compile(r"^Free space inside the file: .*; `(?P<command>[^`]+)` gives it back")
 
@@ -144,14 +142,7 @@ def test_the_compaction_job_runs_from_dagster_and_waits_for_no_run_but_its_own(
         assert job.execute_in_process(instance=instance, resources=resources).success
         assert refreshed.stat().st_size < size
 
-        other = create_run_for_test(
-            instance, job_name="build_warehouse", status=DagsterRunStatus.STARTED
-        )
-        instance.report_engine_event(
-            f"Started process for run (pid: {os.getpid()}).",
-            other,
-            EngineEventData.in_process(os.getpid()),
-        )
+        other = ui_run_announcing(instance, os.getpid())
         compacted = _sha256(refreshed)
         refused = job.execute_in_process(
             instance=instance, resources=resources, raise_on_error=False
@@ -159,11 +150,11 @@ def test_the_compaction_job_runs_from_dagster_and_waits_for_no_run_but_its_own(
         assert not refused.success
         (failure,) = [event for event in refused.all_events if event.is_step_failure]
         reason = failure.step_failure_data.user_failure_data.description
-        assert f"run {other.run_id} (build_warehouse, STARTED) of {refreshed}" in reason
+        assert f"run {other} (build_warehouse, STARTED) of {refreshed}" in reason
         assert "compact when it has finished" in reason
         from_cli = run_kpi("compact", "--warehouse", str(refreshed))
         assert from_cli.returncode == 1
-        assert f"Not compacted: run {other.run_id}" in from_cli.stderr
+        assert f"Not compacted: run {other}" in from_cli.stderr
         assert _sha256(refreshed) == compacted
     finally:
         instance.dispose()
