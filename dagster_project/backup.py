@@ -435,30 +435,28 @@ def restore(folder: Path, warehouse: Path) -> RestoreResult:
 COMPACTING_CATALOG = "compacting"
 
 
-def _tables(con: duckdb.DuckDBPyConnection, catalog: str) -> list[str]:
-    return [
-        f'"{schema}"."{table}"'
-        for schema, table in con.execute(
-            "select schema_name, table_name from duckdb_tables() where database_name = ? "
-            "order by all",
+def _relations(con: duckdb.DuckDBPyConnection, catalog: str, kind: str) -> set[str]:
+    """The tables or views (`kind`) of an attached database, as quoted schema.name."""
+    return {
+        f'"{schema}"."{name}"'
+        for schema, name in con.execute(
+            f"select schema_name, {kind}_name from duckdb_{kind}s() "
+            "where database_name = ? and not internal",
             [catalog],
         ).fetchall()
-    ]
+    }
 
 
 def _copy_differences(con: duckdb.DuckDBPyConnection, catalog: str) -> list[str]:
     """What the compacted copy lacks or holds otherwise: a table or view missing, or a table
     with another number of rows."""
     problems: list[str] = []
-    for kind in ("tables", "views"):
-        listed = (
-            f"select schema_name || '.' || {kind[:-1]}_name from duckdb_{kind}() "
-            "where database_name = ? and not internal"
-        )
-        original = {name for (name,) in con.execute(listed, [catalog]).fetchall()}
-        copied = {name for (name,) in con.execute(listed, [COMPACTING_CATALOG]).fetchall()}
-        problems += [f"{kind[:-1]} {name} missing" for name in sorted(original - copied)]
-    for table in _tables(con, catalog):
+    for kind in ("table", "view"):
+        missing = _relations(con, catalog, kind) - _relations(con, COMPACTING_CATALOG, kind)
+        problems += [f"{kind} {name} missing" for name in sorted(missing)]
+    # only the tables both hold: counting one the copy lacks would stop at DuckDB's error
+    both = _relations(con, catalog, "table") & _relations(con, COMPACTING_CATALOG, "table")
+    for table in sorted(both):
         counts = con.execute(
             f'select (select count(*) from "{catalog}".{table}), '
             f"(select count(*) from {COMPACTING_CATALOG}.{table})"
@@ -508,7 +506,7 @@ def compact(warehouse: Path, own_run_id: str | None = None) -> CompactResult:
                 con.execute(f"attach '{staged}' as {COMPACTING_CATALOG}{keep_version}")
                 con.execute(f'copy from database "{catalog}" to {COMPACTING_CATALOG}')
                 differences = _copy_differences(con, catalog)
-                tables = len(_tables(con, catalog))
+                tables = len(_relations(con, catalog, "table"))
                 con.execute(f"detach {COMPACTING_CATALOG}")
             if differences:
                 raise BackupError(

@@ -126,6 +126,32 @@ def test_a_copy_that_differs_changes_nothing(
     assert not list(refreshed.parent.glob("*.compacting*"))
 
 
+def test_the_copy_is_checked_for_missing_tables_and_views_and_row_counts() -> None:
+    """The check that stops a compaction whose copy differs, on a copy that lacks a table and
+    a view and holds another table with rows missing."""
+    with duckdb.connect(":memory:") as con:
+        con.execute("attach ':memory:' as warehouse")
+        con.execute(f"attach ':memory:' as {backup.COMPACTING_CATALOG}")
+        con.execute("create schema warehouse.raw")
+        con.execute("create table warehouse.raw.kept as select range as n from range(10)")
+        con.execute("create table warehouse.raw.lost as select 1 as n")
+        con.execute("create view warehouse.raw.evens as select n from warehouse.raw.kept")
+        con.execute(f"create schema {backup.COMPACTING_CATALOG}.raw")
+        con.execute(
+            f"create table {backup.COMPACTING_CATALOG}.raw.kept as select range as n from range(9)"
+        )
+
+        assert backup._copy_differences(con, "warehouse") == [
+            'table "raw"."lost" missing',
+            'view "raw"."evens" missing',
+            '"raw"."kept": 9 rows copied of 10',
+        ]
+        con.execute(f"insert into {backup.COMPACTING_CATALOG}.raw.kept values (9)")
+        con.execute(f"create table {backup.COMPACTING_CATALOG}.raw.lost as select 1 as n")
+        con.execute(f"create view {backup.COMPACTING_CATALOG}.raw.evens as select 1 as n")
+        assert backup._copy_differences(con, "warehouse") == []
+
+
 def test_the_compaction_job_runs_from_dagster_and_waits_for_no_run_but_its_own(
     refreshed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
