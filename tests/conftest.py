@@ -30,7 +30,9 @@ def run_kpi(
     )
 
 
-def run_dbt(*args: str, warehouse: Path, workdir: Path) -> subprocess.CompletedProcess[str]:
+def run_dbt(
+    *args: str, warehouse: Path, workdir: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run a dbt command on `warehouse`, with its target and logs under `workdir`."""
     return subprocess.run(
         [
@@ -42,7 +44,7 @@ def run_dbt(*args: str, warehouse: Path, workdir: Path) -> subprocess.CompletedP
             str(workdir / "logs"),
         ],
         cwd=PROJECT_ROOT / "dbt_models",
-        env={**os.environ, "KPI_WAREHOUSE": str(warehouse)},
+        env={**os.environ, "KPI_WAREHOUSE": str(warehouse), **(env or {})},
         capture_output=True,
         text=True,
         timeout=900,

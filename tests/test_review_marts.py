@@ -217,3 +217,65 @@ def test_declaration_patterns_stops_when_two_descriptions_share_a_key(
             sql = sql.replace(key, f"({key} % 2)")
         with pytest.raises(duckdb.InvalidInputException, match="share a 64-bit key"):
             con.execute(f"select count(*) from ({sql})").fetchall()
+
+
+def test_declaration_patterns_counts_a_long_history_within_the_memory_limit(
+    acceptance_warehouse: Path, tmp_path: Path
+) -> None:
+    # A build of every month counts each person-month's distinct descriptions over the whole
+    # history at once. Two province years ran out of the build's 3 GB memory limit when that
+    # count kept a list of every entry's description in memory; it must spill instead. The
+    # acceptance entries copied 16,000 times, each copy its own people (21 million live
+    # entries), under a 400 MB limit: the lists need more than that.
+    copies = 16_000
+    warehouse = tmp_path / acceptance_warehouse.name
+    shutil.copyfile(acceptance_warehouse, warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        # only the columns the model reads
+        con.execute(
+            f"""
+            create or replace table intermediate.int_worklog_entries_flagged as
+            select staff_id || '~' || copy as staff_id, agency_code, work_date,
+                   declared_minutes, description, submitted_at, is_live
+            from intermediate.int_worklog_entries_flagged, range({copies}) as copies(copy)
+            """
+        )
+    built = run_dbt(
+        "run",
+        "--select",
+        "declaration_patterns",
+        "--full-refresh",
+        warehouse=warehouse,
+        workdir=tmp_path,
+        env={"KPI_DUCKDB_MEMORY_LIMIT": "400MB", "KPI_DUCKDB_TEMP_DIR": str(tmp_path / "spill")},
+    )
+    assert built.returncode == 0, built.stdout[-3000:]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        con.execute(f"attach '{acceptance_warehouse}' as built (read_only)")
+        # every copy's rows are the acceptance build's rows, under the copy's people
+        rows, differing = con.execute(
+            """
+            select
+                count(*),
+                count(*) filter (where original.staff_id is null or (
+                    copied.agency_code, copied.declared_days, copied.live_entry_count,
+                    copied.distinct_description_count, copied.repeated_description_entries,
+                    copied.late_entry_count, copied.bulk_late_entry_count, copied.signal_count
+                ) is distinct from (
+                    original.agency_code, original.declared_days, original.live_entry_count,
+                    original.distinct_description_count, original.repeated_description_entries,
+                    original.late_entry_count, original.bulk_late_entry_count,
+                    original.signal_count
+                ))
+            from marts.declaration_patterns as copied
+            left join built.marts.declaration_patterns as original
+                on split_part(copied.staff_id, '~', 1) = original.staff_id
+                and copied.period_start = original.period_start
+            """
+        ).fetchone()  # type: ignore[misc]
+        (originals,) = con.execute(
+            "select count(*) from built.marts.declaration_patterns"
+        ).fetchone()  # type: ignore[misc]
+    assert originals > 0
+    assert rows == originals * copies
+    assert differing == 0

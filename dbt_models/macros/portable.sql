@@ -72,23 +72,6 @@
     error({{ message }})
 {%- endmacro %}
 
-{#- The number of distinct non-null values of an expression in each group. DuckDB's
-    count(distinct) keeps a set per group in a hash table of (group, value): with millions of
-    groups and nearly every value new to its group (declaration_patterns' descriptions per
-    person and month) that table grew to tens of millions of entries; a list per group, made
-    distinct, holds the same values in a third of the time. -#}
-{% macro count_distinct_values(expr) -%}
-    {{ return(adapter.dispatch('count_distinct_values', 'kpi_warehouse')(expr)) }}
-{%- endmacro %}
-
-{% macro default__count_distinct_values(expr) -%}
-    count(distinct {{ expr }})
-{%- endmacro %}
-
-{% macro duckdb__count_distinct_values(expr) -%}
-    len(list_distinct(list({{ expr }})))
-{%- endmacro %}
-
 {#- A document number as E-Office compares it: upper case, all white space removed. -#}
 {% macro normalize_doc_number(expr) -%}
     {{ return(adapter.dispatch('normalize_doc_number', 'kpi_warehouse')(expr)) }}
