@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import json
 import os
 import platform
@@ -55,12 +54,14 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
+
+from dagster_project.generator.calendar import is_working_day
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 BIN = Path(sys.executable).parent
 KPI = BIN / "kpi"
-CALENDAR_SEED = ROOT / "seeds" / "calendar_exceptions.csv"
 DBT_MANIFEST = ROOT / "dbt_models" / "target" / "manifest.json"
 # Parses the dbt project now if its manifest is stale (an edited model), as `kpi build` would
 # at start-up: that one-off parse is not the build's cost, so it happens before the timing.
@@ -241,17 +242,13 @@ def month_end(start: date, months: int) -> date:
 
 
 def first_working_day_after(day: date) -> date:
-    """Monday–Friday not a holiday, or a compensatory working Saturday (seeds/)."""
-    kinds: dict[date, str] = {}
-    with CALENDAR_SEED.open(encoding="utf-8") as f:
-        for row in csv.DictReader(f):
-            kinds[date.fromisoformat(row["date"])] = row["day_kind"]
+    """The first day after `day` the generator's people work: its calendar holds the seed's
+    holidays and swapped days, and the fixed-date holidays of years the seed does not cover yet
+    (1 January 2027 would otherwise be appended as a day without a single worklog row)."""
     d = day + timedelta(days=1)
-    while True:
-        kind = kinds.get(d)
-        if kind == "working_day" or (kind != "holiday" and d.weekday() < 5):
-            return d
+    while not bool(is_working_day(np.array([d], dtype="datetime64[D]"))[0]):
         d += timedelta(days=1)
+    return d
 
 
 @dataclass
