@@ -11,8 +11,9 @@ For each history length H (months from 2025-01-01):
 2. hard-link it into a working folder `<data-dir>/months-H/work/raw` (the dataset stays
    pristine; the build and the generator only add files);
 3. full build: `kpi build` on a fresh warehouse path;
-4. reference: `bench/reference.py` (bench/reference.sql) on the same worklog CSVs; then the
-   floor: the same CSVs read the same way and only stored as a table (`--store-once`);
+4. reference: `bench/reference.py` (bench/reference.sql) on the same worklog CSVs, and the
+   floor: the same CSVs read the same way and only stored as a table (`--store-once`); in
+   turns, --reference-runs times (3), the median run of each counts;
 5. python profile (not timed; `--no-python-profile` skips it): the full build once more, on a
    fresh warehouse, with every Python process under cProfile (bench/pyprofile), to count the
    Python calls the build makes;
@@ -582,7 +583,10 @@ class Run:
     # The longest history only: the Python function whose calls grew most from the shortest
     # history's profiled build to this one's (compare_python_profiles)
     python_most_added: dict[str, Any] = field(default_factory=dict)
-    incremental_runs_s: list[float] = field(default_factory=list)  # wall time of each run
+    # wall time of each run of the repeated steps (the median run counts)
+    incremental_runs_s: list[float] = field(default_factory=list)
+    reference_runs_s: list[float] = field(default_factory=list)
+    store_once_runs_s: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     steps: list[dict[str, Any]] = field(default_factory=list)
     checks: dict[str, Any] = field(default_factory=dict)
@@ -642,6 +646,7 @@ class History:
     store_once: list[Any]
     env: dict[str, str]
     profile_python: bool
+    reference_runs: int
     # calls per Python function over every process of the profiled build (profile_python)
     python_functions: dict[str, int] = field(default_factory=dict)
     full: Step | None = None
@@ -721,6 +726,7 @@ def prepare_history(args: argparse.Namespace, months: int) -> History:
         store_once=_reference_command(raw, work / STORE_ONCE_DB, args.memory_limit, "--store-once"),
         env=env,
         profile_python=args.python_profile,
+        reference_runs=args.reference_runs,
     )
 
 
@@ -738,17 +744,15 @@ def measure_full(h: History) -> None:
     run.peak_rss_gb = full.peak_rss_gb
     run.timings["full"] = read_timings(h.warehouse)
     _keep(h.warehouse, h.logs, "full")
-    ref = measure("reference", h.reference, h.logs / "reference.log", check=False)
+    ref, floor = measure_reference_and_floor(h)
     run.steps.append(_step_row(ref))
     if not _failed(run, ref):
         run.reference_s = ref.wall_s
-    floor = measure("store once", h.store_once, h.logs / "store_once.log", check=False)
     run.steps.append(_step_row(floor))
     if not _failed(run, floor):
         run.store_once_s = floor.wall_s
         if run.reference_s:
             run.store_once_over_reference = floor.wall_s / run.reference_s
-    (h.work / STORE_ONCE_DB).unlink(missing_ok=True)
     if h.profile_python:
         profile_python(h)
     if _failed(run, full):
@@ -775,6 +779,41 @@ def measure_full(h: History) -> None:
     if day_file.is_file():
         with day_file.open("rb") as f:
             run.appended_worklog_rows = max(0, sum(1 for _ in f) - 1)
+
+
+def measure_reference_and_floor(h: History) -> tuple[Step, Step]:
+    """The reference and the floor, in turns, `h.reference_runs` times: their median runs.
+    A single run of the reference varied more than the build (29.9-41.7 s at 12 months between
+    runs of the same files), and the ratios divide by it."""
+    refs: list[Step] = []
+    floors: list[Step] = []
+    n = h.reference_runs
+    for attempt in range(1, n + 1):
+        suffix = f" {attempt}/{n}" if n > 1 else ""
+        for name, command, runs, times in (
+            ("reference", h.reference, refs, h.run.reference_runs_s),
+            ("store once", h.store_once, floors, h.run.store_once_runs_s),
+        ):
+            log = h.logs / f"{name.replace(' ', '_')}_{attempt}.log"
+            step = measure(name + suffix, command, log, check=False)
+            runs.append(step)
+            times.append(round(step.wall_s, 2))
+        (h.work / STORE_ONCE_DB).unlink(missing_ok=True)
+        if any(step.returncode != 0 for step in refs + floors):
+            break
+    ref, floor = _median_run(refs), _median_run(floors)
+    ref.name, floor.name = "reference", "store once"
+    # the median run's output under the name a single run had (its JSON result is read there)
+    shutil.copy2(ref.log, h.logs / "reference.log")
+    shutil.copy2(floor.log, h.logs / "store_once.log")
+    return ref, floor
+
+
+def _median_run(steps: list[Step]) -> Step:
+    """The run of median wall time, or the last run if one failed (it tells the failure)."""
+    if any(step.returncode != 0 for step in steps):
+        return steps[-1]
+    return sorted(steps, key=lambda step: step.wall_s)[(len(steps) - 1) // 2]
 
 
 # cProfile names some built-ins by their object's address, which differs between processes
@@ -858,13 +897,9 @@ def finish_history(h: History) -> None:
         shutil.rmtree(h.saved, ignore_errors=True)
     if h.full is None or not h.attempts:
         return
-    ok = [a for a in h.attempts if a[0].returncode == 0]
     # the median run stands for the incremental build (the last one, if one failed)
-    incr, incr_timings, incr_tag = (
-        sorted(ok, key=lambda a: a[0].wall_s)[(len(ok) - 1) // 2]
-        if len(ok) == len(h.attempts)
-        else h.attempts[-1]
-    )
+    median = _median_run([a[0] for a in h.attempts])
+    incr, incr_timings, incr_tag = next(a for a in h.attempts if a[0] is median)
     incr.name = "incremental build"
     run.steps.append(_step_row(incr))
     run.peak_rss_gb = max([h.full.peak_rss_gb] + [a[0].peak_rss_gb for a in h.attempts])
@@ -1002,6 +1037,13 @@ def machine() -> dict[str, Any]:
 
 
 # --- the report ------------------------------------------------------------------------------
+
+
+def _median_of(runs_s: list[float]) -> str:
+    """'median of 3 runs: 17.2, 16.8, 15.0 s', or nothing for a single run."""
+    if len(runs_s) < 2:
+        return ""
+    return f"median of {len(runs_s)} runs: " + ", ".join(_fmt_s(x) for x in runs_s) + " s"
 
 
 def _fmt_s(x: float | None) -> str:
@@ -1280,13 +1322,13 @@ def write_markdown(
             "full build": f"full / reference = {_fmt_r(r.full_over_reference)} "
             f"(CPU time: {_fmt_r(r.full_over_reference_cpu)})",
             "incremental build": f"incremental / full = {_fmt_p(r.incremental_over_full)} "
-            f"(CPU time: {_fmt_p(r.incremental_over_full_cpu)}); median of "
-            f"{len(r.incremental_runs_s)} runs: "
-            + ", ".join(_fmt_s(x) for x in r.incremental_runs_s)
-            + " s",
+            f"(CPU time: {_fmt_p(r.incremental_over_full_cpu)})"
+            + (f"; {_median_of(r.incremental_runs_s)}" if len(r.incremental_runs_s) > 1 else ""),
+            "reference": _median_of(r.reference_runs_s),
             "reference after append": "(checks the incremental build's totals)",
             "store once": f"store once / reference = {_fmt_r(r.store_once_over_reference)}: "
-            "the floor (below)",
+            "the floor (below)"
+            + (f"; {_median_of(r.store_once_runs_s)}" if len(r.store_once_runs_s) > 1 else ""),
             "append day": "(not part of the comparison)",
             "python profile": "(not timed: the full build again under cProfile) "
             + (
@@ -1539,6 +1581,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=3,
         help="run the one-day build this many times, each from the full build's warehouse; "
         "the median counts (3)",
+    )
+    parser.add_argument(
+        "--reference-runs",
+        type=int,
+        default=3,
+        help="run the reference and the floor this many times, in turns; the median counts (3)",
     )
     parser.add_argument(
         "--no-python-profile",
