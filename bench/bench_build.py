@@ -1039,11 +1039,11 @@ def machine() -> dict[str, Any]:
 # --- the report ------------------------------------------------------------------------------
 
 
-def _median_of(runs_s: list[float]) -> str:
-    """'median of 3 runs: 17.2, 16.8, 15.0 s', or nothing for a single run."""
+def _median_of(runs_s: list[float], lead: str = "") -> str:
+    """`lead` + 'median of 3 runs: 17.2, 16.8, 15.0 s', or nothing for a single run."""
     if len(runs_s) < 2:
         return ""
-    return f"median of {len(runs_s)} runs: " + ", ".join(_fmt_s(x) for x in runs_s) + " s"
+    return f"{lead}median of {len(runs_s)} runs: " + ", ".join(_fmt_s(x) for x in runs_s) + " s"
 
 
 def _fmt_s(x: float | None) -> str:
@@ -1323,12 +1323,11 @@ def write_markdown(
             f"(CPU time: {_fmt_r(r.full_over_reference_cpu)})",
             "incremental build": f"incremental / full = {_fmt_p(r.incremental_over_full)} "
             f"(CPU time: {_fmt_p(r.incremental_over_full_cpu)})"
-            + (f"; {_median_of(r.incremental_runs_s)}" if len(r.incremental_runs_s) > 1 else ""),
+            + _median_of(r.incremental_runs_s, lead="; "),
             "reference": _median_of(r.reference_runs_s),
             "reference after append": "(checks the incremental build's totals)",
             "store once": f"store once / reference = {_fmt_r(r.store_once_over_reference)}: "
-            "the floor (below)"
-            + (f"; {_median_of(r.store_once_runs_s)}" if len(r.store_once_runs_s) > 1 else ""),
+            "the floor (below)" + _median_of(r.store_once_runs_s, lead="; "),
             "append day": "(not part of the comparison)",
             "python profile": "(not timed: the full build again under cProfile) "
             + (
