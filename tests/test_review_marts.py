@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from dagster_project import settings
 from tests.conftest import run_dbt, run_kpi
 
 UTILIZATION_THRESHOLD = 0.5
@@ -247,7 +248,10 @@ def test_declaration_patterns_counts_a_long_history_within_the_memory_limit(
         "--full-refresh",
         warehouse=warehouse,
         workdir=tmp_path,
-        env={"KPI_DUCKDB_MEMORY_LIMIT": "400MB", "KPI_DUCKDB_TEMP_DIR": str(tmp_path / "spill")},
+        env={
+            settings.DUCKDB_MEMORY_LIMIT_ENV: "400MB",
+            settings.DUCKDB_TEMP_DIR_ENV: str(tmp_path / "spill"),
+        },
     )
     assert built.returncode == 0, built.stdout[-3000:]
     with duckdb.connect(str(warehouse), read_only=True) as con:
