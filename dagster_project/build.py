@@ -290,8 +290,7 @@ def execute_build(prepared: PreparedBuild, scope: BuildScope | None = None) -> B
     """Run the build's job; the caller holds the warehouse's build lock (build_guard)."""
     scope = scope or BuildScope()
     warehouse, instance = prepared.warehouse, prepared.instance
-    for note in build_guard.settle_abandoned_runs(instance):
-        print(f"  {note}", file=sys.stderr)
+    build_guard.settle_and_wait_for_runs(instance, lambda note: print(f"  {note}", file=sys.stderr))
     # Dagster's console log stays quiet: the progress lines and the failure summary speak to
     # the person at the terminal, and the run log (`kpi ui`) keeps every detail.
     # dbt's own output (a line per node) goes to a log file beside the warehouse.

@@ -17,9 +17,9 @@ A run started from the UI, a schedule or a sensor is not a build and takes no lo
 runs, a build waits for its slot. Its process can die too (killed, out of memory, the machine
 restarted), and then a build would wait for ever, a cron job's included. Dagster records the
 process of such a run ("Started process for run (pid: N)"); when that process is gone, the run
-is marked failed and its slot freed. This reads the process table of the machine it runs on:
-the UI and the builds of a warehouse run on the machine that holds it (DuckDB's lock on the
-file assumes as much).
+is marked failed and its slot freed, also while a build waits for it. This reads the process
+table of the machine it runs on: the UI and the builds of a warehouse run on the machine that
+holds it (DuckDB's lock on the file assumes as much).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import os
 import re
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -46,6 +46,11 @@ BUILD_JOB_NAME = "build_warehouse"
 RUN_PROCESS_EVENT_PREFIX = "Started process for"
 # How long a build waits for the lock before it gives up.
 LOCK_PATIENCE_SECONDS = 10.0
+# How often a build waiting for a run of the UI looks again whether that run's process is gone.
+WAIT_POLL_SECONDS = 2.0
+# The states of proc(5) of a process that has ended: a zombie stays in the process table until
+# its parent (or, orphaned, the machine's init) reaps it, which some inits never do.
+ENDED_PROCESS_STATES = frozenset("ZXx")
 
 
 class BuildInProgress(RuntimeError):
@@ -143,6 +148,27 @@ def settle_abandoned_runs(instance: DagsterInstance) -> list[str]:
     return notes
 
 
+def settle_and_wait_for_runs(
+    instance: DagsterInstance,
+    say: Callable[[str], None],
+    poll_seconds: float = WAIT_POLL_SECONDS,
+) -> None:
+    """Settle the abandoned runs, then wait while runs of the UI hold the warehouse's slots,
+    settling again every `poll_seconds`: a run whose process dies while the build waits (the UI
+    killed meanwhile) is marked failed then, and the build goes on. Each note is said once."""
+    said: set[str] = set()
+    while True:
+        for note in settle_abandoned_runs(instance):
+            if note not in said:
+                said.add(note)
+                say(note)
+        storage = instance.event_log_storage
+        # settle_abandoned_runs freed the slots of finished runs: those left are held
+        if not storage.supports_global_concurrency_limits or not storage.get_concurrency_run_ids():
+            return
+        time.sleep(poll_seconds)
+
+
 def runs_in_progress(instance: DagsterInstance) -> list[DagsterRun]:
     """The runs of the instance that have started and not finished."""
     from dagster import DagsterRunStatus, RunsFilter
@@ -198,10 +224,11 @@ def run_process_gone(instance: DagsterInstance, run_id: str) -> int | None:
 def process_alive(pid: int, started_by: float) -> bool:
     """Whether process `pid` runs and is the one that was running at `started_by` (epoch
     seconds): a pid freed by a dead process is given to a later one, which started after."""
-    started = _process_start_time(pid)
-    if started is not None:
+    stat = _process_stat(pid)
+    if stat is not None:
+        state, started = stat
         # clock ticks round the start down; a second of slack for the rounding and the clock
-        return started <= started_by + 1.0
+        return state not in ENDED_PROCESS_STATES and started <= started_by + 1.0
     try:  # no start time to compare (not Linux, or no entry: ended): alive when it answers
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -211,8 +238,9 @@ def process_alive(pid: int, started_by: float) -> bool:
     return True
 
 
-def _process_start_time(pid: int) -> float | None:
-    """When process `pid` started (epoch seconds), from Linux's /proc; None where unknown."""
+def _process_stat(pid: int) -> tuple[str, float] | None:
+    """The state of process `pid` and when it started (epoch seconds), from Linux's /proc;
+    None where unknown."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
         boot = [line for line in Path("/proc/stat").read_text().splitlines() if "btime " in line]
@@ -223,7 +251,8 @@ def _process_start_time(pid: int) -> float | None:
     try:
         # the command name, in parentheses, may hold spaces: fields are counted after it
         fields = stat[stat.rindex(")") + 2 :].split()
-        start_ticks = int(fields[19])  # field 22 of proc(5), the third after the name being 0
-        return int(boot[0].split()[1]) + start_ticks / os.sysconf("SC_CLK_TCK")
+        state = fields[0]  # field 3 of proc(5)
+        start_ticks = int(fields[19])  # field 22 of proc(5)
+        return state, int(boot[0].split()[1]) + start_ticks / os.sysconf("SC_CLK_TCK")
     except (ValueError, IndexError):  # a format this code does not know: no start time
         return None

@@ -13,6 +13,7 @@ import shutil
 import signal
 import sqlite3
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -22,8 +23,13 @@ from dagster._core.test_utils import create_run_for_test, instance_for_test
 
 from dagster_project import settings
 from dagster_project.assets.ingestion import ingest_raw_sources
-from dagster_project.build_guard import exclusive_build, process_alive, settle_abandoned_runs
-from dagster_project.resources import WarehouseResource
+from dagster_project.build_guard import (
+    exclusive_build,
+    process_alive,
+    settle_abandoned_runs,
+    settle_and_wait_for_runs,
+)
+from dagster_project.resources import WRITER_POOL, WarehouseResource
 from tests.conftest import ACCEPTANCE_CASE, KPI, PROJECT_ROOT, run_dbt, run_kpi
 from tests.marts_expected import relation_differences, relations
 from tests.ui_runs import ui_run_announcing
@@ -162,3 +168,57 @@ def test_a_pid_given_to_a_later_process_is_not_the_runs_process() -> None:
     assert process_alive(os.getpid(), started_by=time.time())
     # this process started after that moment: a run that announced this pid then had another
     assert not process_alive(os.getpid(), started_by=time.time() - 3600)
+
+
+def test_a_process_ended_and_not_reaped_is_not_alive() -> None:
+    """An orphaned run worker killed with the UI stays in the process table as a zombie until
+    the machine's init reaps it, which some inits never do: a build then waited for it for ever."""
+    ended = subprocess.Popen(["sleep", "600"])
+    started_by = time.time()
+    try:
+        ended.kill()
+        # not reaped: this process does not wait for it until the assertion has run
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{ended.pid}/stat").read_text().split(") ")[1][0] != "Z":
+            assert time.monotonic() < deadline, "the killed process never ended"
+            time.sleep(0.05)
+        assert not process_alive(ended.pid, started_by=started_by)
+    finally:
+        ended.wait()
+
+
+def test_a_build_waiting_for_a_ui_run_goes_on_when_that_runs_process_dies(tmp_path: Path) -> None:
+    """The UI killed while a build waits for its run: the build marked the run's process gone
+    only as it started, and then waited for the run's slot for ever."""
+    worker = subprocess.Popen(["sleep", "600"])
+    said: list[str] = []
+    try:
+        with instance_for_test(temp_dir=str(tmp_path)) as instance:
+            run_id = ui_run_announcing(instance, worker.pid)
+            instance.event_log_storage.set_concurrency_slots(WRITER_POOL, 1)
+            claim = instance.event_log_storage.claim_concurrency_slot(
+                WRITER_POOL, run_id, "kpi_dbt_models"
+            )
+            assert claim.is_claimed
+            waiting = threading.Thread(
+                target=settle_and_wait_for_runs,
+                args=(instance, said.append),
+                kwargs={"poll_seconds": 0.1},
+                daemon=True,
+            )
+            waiting.start()
+            time.sleep(1.0)
+            assert waiting.is_alive(), "the build did not wait for the UI's run"
+            assert len(said) == 1 and f"run {run_id} (build_warehouse" in said[0], said
+
+            worker.kill()
+            worker.wait()
+            waiting.join(timeout=30)
+
+            assert not waiting.is_alive(), "the build still waits for a run whose process died"
+            assert instance.get_run_by_id(run_id).status == DagsterRunStatus.FAILURE
+            assert not instance.event_log_storage.get_concurrency_run_ids()
+            assert len(said) == 2 and f"its process (pid {worker.pid}) gone" in said[1], said
+    finally:
+        worker.kill()
+        worker.wait()
