@@ -667,7 +667,7 @@ def test_a_partitioned_table_whose_columns_changed_asks_for_a_full_refresh(
         ).fetchone()
     assert "reviewed_by" not in columns
     assert credited_minutes_type == "DECIMAL(18,6)"
-    # recreated as a first build creates it (kpi_create_with_column_compression)
+    # recreated as a first build creates it (kpi_create_then_insert)
     assert _entry_id_compression(copy, "intermediate.int_worklog_entries_credited") == {"ZSTD"}
 
 

@@ -49,6 +49,8 @@
 {% macro in_rebuild_months(date_column) -%}
     {%- if rebuilds_selected_months() -%}
         {{ in_rebuild_months_literal(date_column, rebuild_months()) }}
+    {%- elif kpi_builds_by_month() -%}
+        {{ kpi_in_month_chunk(date_column) }}
     {%- else -%}
         1 = 1
     {%- endif -%}
@@ -68,6 +70,8 @@
             ) -%}
         {%- endfor -%}
         ({{ predicates | join(' or ') or '1 = 0' }})
+    {%- elif kpi_builds_by_month() -%}
+        {{ kpi_overlaps_month_chunk(start_date, end_date) }}
     {%- else -%}
         1 = 1
     {%- endif -%}
@@ -79,6 +83,8 @@
 {% macro in_rebuild_scope(date_column, staff_column='staff_id', scope_var='entry_months') -%}
     {%- if rebuilds_selected_months() -%}
         {{ in_rebuild_scope_literal(date_column, staff_column, rebuild_months(), scope_var) }}
+    {%- elif kpi_builds_by_month() -%}
+        {{ kpi_in_month_chunk(date_column) }}
     {%- else -%}
         1 = 1
     {%- endif -%}
@@ -176,6 +182,8 @@
 {% macro rebuild_scope_rows(relation, date_column, staff_column='staff_id', scope_var='entry_months') -%}
     {%- if rebuilds_selected_months() -%}
         {{ rebuild_scope_union(relation, date_column, staff_column, rebuild_months(), scope_var) }}
+    {%- elif kpi_builds_by_month() -%}
+        (select * from {{ relation }} where {{ kpi_in_month_chunk(date_column) }})
     {%- else -%}
         {{ relation }}
     {%- endif -%}

@@ -1,6 +1,8 @@
 -- One row per staff member and calendar day covered by an assignment, with the agency, position
 -- and the position group in force that day (`unknown` when the position has no quota row yet).
 {{ month_partitioned('work_date') }}
+{#- A build of every month computes it month by month (macros/build_by_month.sql). -#}
+{{ config(build_by_month={'months_of': 'int_calendar_days_classified', 'date_column': 'calendar_date'}) }}
 
 -- Expanding the assignments' stretches (int_assignment_stretches_derived) into days spares a join
 -- of every person-day to the quota rows (a province year: 8.1 s became 4.9 s before writing).

@@ -2,6 +2,8 @@
 -- (a working day with an assignment) or carries a live entry. Hours and counts come from live
 -- entries; evidence minutes are kept so that periods can pool the evidence rate.
 {{ month_partitioned('work_date') }}
+{#- A build of every month computes it month by month (macros/build_by_month.sql). -#}
+{{ config(build_by_month={'months_of': 'int_staff_assignment_days_expanded', 'date_column': 'work_date'}) }}
 
 with assignment_days as (
 

@@ -9,7 +9,7 @@
 -- the year's warehouse; int_worklog_entries_flagged does the same for evidence and flags).
 {{ month_partitioned('work_date') }}
 {#- entry_id is different on every row: stored with ZSTD, not DuckDB's dictionary, which is
-    tried on every value and never kept (kpi_create_with_column_compression). -#}
+    tried on every value and never kept (kpi_create_then_insert). -#}
 {{ config(column_compression={'entry_id': 'zstd'}) }}
 {#- What later models read of an entry: not its reviewer, review time or task group, whose
     columns cost a province year 2.4 s to write here and were read by no model. -#}

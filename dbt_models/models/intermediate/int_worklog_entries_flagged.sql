@@ -9,8 +9,10 @@
 -- written once, with their evidence and flags, instead of once more in between (a province
 -- year: 47 s + 59 s became 65 s).
 {{ month_partitioned('work_date') }}
+{#- A build of every month computes it month by month (macros/build_by_month.sql). -#}
+{{ config(build_by_month={'months_of': 'int_worklog_entries_credited', 'date_column': 'work_date'}) }}
 {#- entry_id is different on every row: stored with ZSTD, not DuckDB's dictionary, which is
-    tried on every value and never kept (kpi_create_with_column_compression). -#}
+    tried on every value and never kept (kpi_create_then_insert). -#}
 {{ config(column_compression={'entry_id': 'zstd'}) }}
 
 with entries as {{ inline_cte() }} (
