@@ -9,6 +9,8 @@ would have written every month several times, or some never.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -17,11 +19,20 @@ import pytest
 from tests.conftest import run_dbt
 
 
+@dataclass(frozen=True)
+class MonthlyModel:
+    """A model built month by month: its compiled SQL, its table and its month column."""
+
+    sql: str
+    table: str
+    month_column: str
+
+
 @pytest.fixture(scope="module")
-def compiled_models(
+def monthly_models(
     acceptance_warehouse: Path, tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, tuple[str, str]]:
-    """{model name: (compiled SQL, month column)} of every model built month by month."""
+) -> dict[str, MonthlyModel]:
+    """Every model with config `build_by_month`, by name, compiled for a build of every month."""
     workdir = tmp_path_factory.mktemp("build_by_month")
     result = run_dbt(
         "compile",
@@ -31,17 +42,23 @@ def compiled_models(
         workdir=workdir,
     )
     assert result.returncode == 0, result.stdout[-4000:]
+    compiled = workdir / "target" / "compiled" / "kpi_warehouse"
     manifest = json.loads((workdir / "target" / "manifest.json").read_text())
     return {
-        node["name"]: (
-            (
-                workdir / "target" / "compiled" / "kpi_warehouse" / node["original_file_path"]
-            ).read_text(),
+        node["name"]: MonthlyModel(
+            (compiled / node["original_file_path"]).read_text(),
+            f"{node['schema']}.{node['alias']}",
             node["config"]["meta"]["month_partition_column"],
         )
         for node in manifest["nodes"].values()
         if node["resource_type"] == "model" and node["config"].get("build_by_month")
     }
+
+
+@pytest.fixture
+def warehouse(acceptance_warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    with duckdb.connect(str(acceptance_warehouse), read_only=True) as con:
+        yield con
 
 
 def _table_differences(con: duckdb.DuckDBPyConnection, query: str, table: str) -> tuple[int, int]:
@@ -56,9 +73,9 @@ def _table_differences(con: duckdb.DuckDBPyConnection, query: str, table: str) -
 
 
 def test_the_largest_person_day_models_are_built_month_by_month(
-    compiled_models: dict[str, tuple[str, str]],
+    monthly_models: dict[str, MonthlyModel],
 ) -> None:
-    assert set(compiled_models) == {
+    assert set(monthly_models) == {
         "int_staff_assignment_days_expanded",
         "int_worklog_entries_flagged",
         "int_staff_days_assembled",
@@ -66,42 +83,33 @@ def test_the_largest_person_day_models_are_built_month_by_month(
 
 
 def test_a_model_built_month_by_month_holds_what_one_query_gives(
-    acceptance_warehouse: Path, compiled_models: dict[str, tuple[str, str]]
+    warehouse: duckdb.DuckDBPyConnection, monthly_models: dict[str, MonthlyModel]
 ) -> None:
-    with duckdb.connect(str(acceptance_warehouse), read_only=True) as con:
-        for name, (sql, month_column) in compiled_models.items():
-            table = f"intermediate.{name}"
-            months = [
-                month
-                for (month,) in con.execute(
-                    f"select distinct date_trunc('month', {month_column}) from {table} order by 1"
-                ).fetchall()
-            ]
-            # more than one month, or the chunks would be a single query
-            assert len(months) >= 2, (name, months)
-            assert _table_differences(con, sql, table) == (0, 0), name
-            (table_rows,) = con.execute(f"select count(*) from {table}").fetchone() or (0,)
-            assert table_rows > 0, name
+    for name, model in monthly_models.items():
+        (months, rows) = warehouse.execute(
+            f"select count(distinct date_trunc('month', {model.month_column})), count(*) "
+            f"from {model.table}"
+        ).fetchone() or (0, 0)
+        # more than one month, or the build was a single chunk
+        assert months >= 2 and rows > 0, (name, months, rows)
+        assert _table_differences(warehouse, model.sql, model.table) == (0, 0), name
 
 
 def test_the_month_variables_narrow_the_query_to_their_months(
-    acceptance_warehouse: Path, compiled_models: dict[str, tuple[str, str]]
+    warehouse: duckdb.DuckDBPyConnection, monthly_models: dict[str, MonthlyModel]
 ) -> None:
-    with duckdb.connect(str(acceptance_warehouse), read_only=True) as con:
-        for name, (sql, month_column) in compiled_models.items():
-            table = f"intermediate.{name}"
-            (second_month,) = con.execute(
-                f"select cast(date_trunc('month', max({month_column})) as date) from {table}"
-            ).fetchone() or (None,)
-            # the first chunk: everything before the last month
-            con.execute("set variable kpi_month_first = cast(null as date)")
-            con.execute(f"set variable kpi_month_after = date '{second_month}'")
-            before = f"(select * from {table} where {month_column} < '{second_month}')"
-            assert _table_differences(con, sql, before) == (0, 0), name
-            # the last chunk: that month on
-            con.execute(f"set variable kpi_month_first = date '{second_month}'")
-            con.execute("set variable kpi_month_after = cast(null as date)")
-            from_month = f"(select * from {table} where {month_column} >= '{second_month}')"
-            assert _table_differences(con, sql, from_month) == (0, 0), name
-            con.execute("reset variable kpi_month_first")
-            con.execute("reset variable kpi_month_after")
+    for name, model in monthly_models.items():
+        (last_month,) = warehouse.execute(
+            f"select cast(date_trunc('month', max({model.month_column})) as date) "
+            f"from {model.table}"
+        ).fetchone() or (None,)
+        # a first chunk: every month before the last
+        warehouse.execute("set variable kpi_month_first = cast(null as date)")
+        warehouse.execute(f"set variable kpi_month_after = date '{last_month}'")
+        before = f"(select * from {model.table} where {model.month_column} < '{last_month}')"
+        assert _table_differences(warehouse, model.sql, before) == (0, 0), name
+        # a last chunk: the last month on
+        warehouse.execute(f"set variable kpi_month_first = date '{last_month}'")
+        warehouse.execute("set variable kpi_month_after = cast(null as date)")
+        from_last = f"(select * from {model.table} where {model.month_column} >= '{last_month}')"
+        assert _table_differences(warehouse, model.sql, from_last) == (0, 0), name
