@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import io
 import logging
 import os
 import shlex
@@ -353,8 +354,14 @@ def cmd_sql(args: argparse.Namespace) -> int:
                 con = _open_warehouse_read_only(database)
                 if con is None:
                     return False
-                with con:
-                    return _print_query(con, query, args.csv, args.max_rows)
+                # The answer is shown once the file is closed: whoever reads it (a person, or a
+                # script driving the prompt) may start a build at once.
+                answer = io.StringIO()
+                with con, contextlib.redirect_stdout(answer):
+                    succeeded = _print_query(con, query, args.csv, args.max_rows)
+                sys.stdout.write(answer.getvalue())
+                sys.stdout.flush()
+                return succeeded
 
             opened = f"{database}, opened for each statement"
         else:
