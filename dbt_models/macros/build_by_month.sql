@@ -54,7 +54,6 @@
     months holding rows of `build_by_month.months_of` (one chunk: every row). -#}
 {% macro kpi_month_chunks() -%}
     {%- set options = config.get('build_by_month') -%}
-    {%- set source_relation = none -%}
     {%- for node in graph.nodes.values()
         if node.unique_id in model.depends_on.nodes and node.name == options['months_of'] -%}
         {%- set source_relation = api.Relation.create(

@@ -99,9 +99,10 @@
     ({column: DuckDB compression method}) or `build_by_month`: the table is created (with those
     columns' methods, USING COMPRESSION), then filled from the model's query (month by month for
     `build_by_month`), in one transaction. A column keeps its method in every later insert.
-    DuckDB otherwise picks a method per column segment, trying each: for a text column whose values are all different (a worklog entry's id) its
-    dictionary is tried on every value and never kept (33 million entry ids at a province year:
-    9.0 s of CPU to write with DuckDB's choice, 3.6 s with ZSTD, 176 MB against 211 MB).
+    DuckDB otherwise picks a method per column segment, trying each: for a text column whose
+    values are all different (a worklog entry's id) its dictionary is tried on every value and
+    never kept (33 million entry ids at a province year: 9.0 s of CPU to write with DuckDB's
+    choice, 3.6 s with ZSTD, 176 MB against 211 MB).
     A database file of a storage version before v1.2.0 has no ZSTD for text, and DuckDB would
     store such a column uncompressed: there the method is left to DuckDB
     (kpi_storage_version_at_least). -#}
