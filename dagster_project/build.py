@@ -16,6 +16,7 @@ from typing import Any
 from dagster import AssetCheckSeverity, DagsterEventType, DagsterInstance
 
 from dagster_project import build_guard, progress, settings
+from dagster_project.event_log_storage import EVENT_BATCH_SIZE, EVENT_BATCH_SIZE_ENV
 from dagster_project.run_history import prune_run_history, run_history_days
 
 
@@ -101,6 +102,9 @@ def prepare_instance(warehouse: Path) -> DagsterInstance:
     home.mkdir(parents=True, exist_ok=True)
     write_instance_settings(home)
     os.environ["DAGSTER_HOME"] = str(home)
+    # the events a run plans, written as one batch (event_log_storage.store_event_batch); the
+    # UI's processes (`kpi ui`) inherit the setting
+    os.environ.setdefault(EVENT_BATCH_SIZE_ENV, str(EVENT_BATCH_SIZE))
     return DagsterInstance.get()
 
 

@@ -10,18 +10,23 @@ open connections, and commits with `synchronous=NORMAL`, SQLite's recommended se
 mode: a commit is atomic and the file stays consistent; a power cut may lose the last events.
 The UI follows a live run by watching the run's database file for changes, which now happen
 at WAL checkpoints only, so the file's time stamp is touched after every write instead.
+
+A batch of events (Dagster sends the events a run plans, one per asset and asset check, as one
+batch when `DAGSTER_EVENT_BATCH_SIZE` is set: EVENT_BATCH_SIZE_ENV) is written in one
+transaction per database file.
 """
 
 import contextlib
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as db
-from dagster import Field, StringSource
+from dagster import EventLogEntry, Field, StringSource
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from dagster._core.storage.sql import create_engine
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
@@ -30,6 +35,21 @@ from sqlalchemy.engine import Connection, Engine
 
 # the index shard and the runs being written or read at the same time
 _MAX_OPEN_ENGINES = 8
+
+# Dagster's switch for writing the events it sends as a batch (the events a run plans) through
+# EventLogStorage.store_event_batch, up to this many at a time; unset, it stores them one by one.
+EVENT_BATCH_SIZE_ENV = "DAGSTER_EVENT_BATCH_SIZE"
+# Above the planned events of a build (about 160: one per asset and dbt test).
+EVENT_BATCH_SIZE = 1000
+
+
+@dataclass
+class _WriteBatch:
+    """The connections a batch of events writes through, one per database file, each in an
+    open transaction; the thread writing the batch holds the storage's lock until they commit."""
+
+    thread: int
+    open: dict[str, tuple[Connection, Any, int]] = field(default_factory=dict)
 
 
 def _instance_runs_dir() -> str:
@@ -50,6 +70,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     def __init__(self, base_dir: str | None = None, inst_data: ConfigurableClassData | None = None):
         self._engines: OrderedDict[str, Engine] = OrderedDict()
         self._engines_lock = threading.Lock()
+        self._batch: _WriteBatch | None = None
         super().__init__(base_dir or _instance_runs_dir(), inst_data)
 
     @classmethod
@@ -85,6 +106,10 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
 
     @contextmanager
     def _connect(self, shard: str) -> Iterator[Connection]:
+        batch = self._batch
+        if batch is not None and batch.thread == threading.get_ident():
+            yield self._batch_connection(batch, shard)
+            return
         with self._db_lock:
             engine = self._engine_for(shard)
             if shard not in self._initialized_dbs:
@@ -101,6 +126,42 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
                 path = self.path_for_shard(shard)
                 if os.path.exists(path):
                     os.utime(path)
+
+    def _batch_connection(self, batch: _WriteBatch, shard: str) -> Connection:
+        """The batch's connection to `shard`, opened (and its transaction begun) on first use."""
+        if shard not in batch.open:
+            engine = self._engine_for(shard)
+            if shard not in self._initialized_dbs:
+                self._initdb(engine)
+                self._initialized_dbs.add(shard)
+            conn = engine.connect()
+            sqlite_conn = conn.connection.dbapi_connection
+            batch.open[shard] = (conn, conn.begin(), sqlite_conn.total_changes)
+        return batch.open[shard][0]
+
+    def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
+        """Store `events` as `store_event` does, in one transaction per database file: the
+        events a one-day build plans (about 160) took 0.52 s one commit each. On an error nothing
+        of the batch is kept, and Dagster stores the events again one by one."""
+        with self._db_lock:
+            batch = self._batch = _WriteBatch(threading.get_ident())
+            try:
+                for event in events:
+                    self.store_event(event)
+                written = []
+                for shard, (conn, transaction, changes_before) in batch.open.items():
+                    transaction.commit()
+                    if conn.connection.dbapi_connection.total_changes != changes_before:
+                        written.append(shard)
+            finally:
+                self._batch = None
+                # a transaction still open here is rolled back as its connection closes
+                for conn, _, _ in batch.open.values():
+                    conn.close()
+        for shard in written:
+            path = self.path_for_shard(shard)
+            if os.path.exists(path):
+                os.utime(path)
 
     def _dispose_engines(self) -> None:
         with self._engines_lock:
