@@ -112,11 +112,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
             yield self._batch_connection(batch, shard)
             return
         with self._db_lock:
-            engine = self._engine_for(shard)
-            if shard not in self._initialized_dbs:
-                self._initdb(engine)
-                self._initialized_dbs.add(shard)
-            with engine.connect() as conn:
+            with self._ready_engine(shard).connect() as conn:
                 sqlite_conn = conn.connection.dbapi_connection
                 changes_before = sqlite_conn.total_changes
                 with conn.begin():
@@ -124,18 +120,27 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
                 # reads must not touch the file: the UI reads when it changes
                 wrote = sqlite_conn.total_changes != changes_before
             if wrote:
-                path = self.path_for_shard(shard)
-                if os.path.exists(path):
-                    os.utime(path)
+                self._touch(shard)
+
+    def _ready_engine(self, shard: str) -> Engine:
+        """The engine of `shard`, its database created or upgraded on first use; the caller
+        holds the storage's lock."""
+        engine = self._engine_for(shard)
+        if shard not in self._initialized_dbs:
+            self._initdb(engine)
+            self._initialized_dbs.add(shard)
+        return engine
+
+    def _touch(self, shard: str) -> None:
+        """Tell the UI, which watches the file's time stamp, that `shard` was written."""
+        path = self.path_for_shard(shard)
+        if os.path.exists(path):
+            os.utime(path)
 
     def _batch_connection(self, batch: _WriteBatch, shard: str) -> Connection:
         """The batch's connection to `shard`, opened (and its transaction begun) on first use."""
         if shard not in batch.open:
-            engine = self._engine_for(shard)
-            if shard not in self._initialized_dbs:
-                self._initdb(engine)
-                self._initialized_dbs.add(shard)
-            conn = engine.connect()
+            conn = self._ready_engine(shard).connect()
             sqlite_conn = conn.connection.dbapi_connection
             batch.open[shard] = (conn, conn.begin(), sqlite_conn.total_changes)
         return batch.open[shard][0]
@@ -160,9 +165,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
                 for conn, _, _ in batch.open.values():
                     conn.close()
         for shard in written:
-            path = self.path_for_shard(shard)
-            if os.path.exists(path):
-                os.utime(path)
+            self._touch(shard)
 
     def _dispose_engines(self) -> None:
         with self._engines_lock:
