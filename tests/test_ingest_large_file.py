@@ -1,10 +1,12 @@
 """A worklog file larger than DuckDB's CSV buffer: read by both threads in pieces, it loses no
-row, numbers each row as in the file, and keeps a cell of several megabytes whole."""
+row, numbers each row as in the file, keeps a cell of several megabytes whole, and is stored in
+row groups that each hold a narrow run of its people."""
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 import duckdb
@@ -17,6 +19,8 @@ SOURCE_FILE = (
 )
 LONG_DESCRIPTION = "mô tả rất dài " * 250_000  # 3.75 million characters, past DuckDB's 2 MB
 BAD_EVERY = 40_000  # a row DuckDB's reader cannot cast, in every buffer
+ROWS_PER_PERSON = 500
+ROW_GROUP_SIZE = 122_880
 
 
 def _write_worklog(path: Path) -> tuple[int, set[int], int]:
@@ -38,7 +42,7 @@ def _write_worklog(path: Path) -> tuple[int, set[int], int]:
             row = list(template)
             row[column["entry_id"]] = f"E{index:07d}"
             row[column["revision"]] = "1"
-            row[column["staff_id"]] = f"KH{index // 500:06d}"
+            row[column["staff_id"]] = f"KH{index // ROWS_PER_PERSON:06d}"
             file_row = index + 2
             if index and index % BAD_EVERY == 0:
                 row[column["declared_minutes"]] = "ten"
@@ -61,7 +65,7 @@ def test_a_file_of_several_buffers_loads_every_row_at_its_file_row(tmp_path: Pat
     rows, bad_rows, long_row = _write_worklog(tmp_path / "worklog" / "big.csv")
     assert len(bad_rows) >= 3 and long_row
 
-    con = duckdb.connect(config={"threads": 2})
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), config={"threads": 2})
     result = ingest_source(con, tmp_path, "worklog")
 
     assert result.failed == []
@@ -85,3 +89,18 @@ def test_a_file_of_several_buffers_loads_every_row_at_its_file_row(tmp_path: Pat
         "SELECT description FROM raw.worklog WHERE _source_row = ?", [long_row]
     ).fetchone() or (None,)
     assert description == LONG_DESCRIPTION.strip()
+
+    # Stored in whole row groups, each of a few stretches of the file: a row group's people
+    # span at most two row groups' worth (rows in no order would span all of them).
+    con.execute("CHECKPOINT")
+    stats = con.execute(
+        "SELECT stats FROM pragma_storage_info('raw.worklog') "
+        "WHERE column_name = 'staff_id' AND segment_type = 'VARCHAR'"
+    ).fetchall()
+    spans = [
+        int(found.group(2)) - int(found.group(1))
+        for (text,) in stats
+        if (found := re.search(r"Min: KH(\d+), Max: KH(\d+)", text))
+    ]
+    assert len(spans) == len(stats) >= 4
+    assert max(spans) <= 2 * ROW_GROUP_SIZE // ROWS_PER_PERSON < rows // ROWS_PER_PERSON
